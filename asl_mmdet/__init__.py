@@ -1,0 +1,9 @@
+"""asl_mmdet: the Asymmetric Loss (Ridnik et al., ICCV 2021) for MMDetection and mmpretrain.
+
+Importing the package registers :class:`ASLoss` in ``mmdet.registry.MODELS``.
+"""
+from .models import *  # noqa: F401,F403
+from .ops import asymmetric_loss
+from .version import __version__
+
+__all__ = ['ASLoss', 'asymmetric_loss', '__version__']

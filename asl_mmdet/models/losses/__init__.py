@@ -1,0 +1,3 @@
+from .asymmetric_loss import ASLoss
+
+__all__ = ['ASLoss']

@@ -1,0 +1,122 @@
+"""The Asymmetric Loss as an MMDetection loss module."""
+from typing import Optional, Union
+
+import torch
+import torch.nn as nn
+from mmdet.registry import MODELS
+from torch import Tensor
+
+from asl_mmdet.ops import asymmetric_loss, check_asl_params
+from asl_mmdet.ops.asymmetric_loss import REDUCTIONS
+
+__all__ = ['ASLoss']
+
+
+@MODELS.register_module()
+class ASLoss(nn.Module):
+    r"""Asymmetric Loss (ASL), Ridnik et al., "Asymmetric Loss For Multi-Label
+    Classification", ICCV 2021.
+
+    For a logit :math:`z`, :math:`p = \sigma(z)` and the shifted probability
+    :math:`p_m = \max(p - m, 0)` (Eq. 5), the loss of one element with label :math:`y` is
+    (Eq. 7)
+
+    .. math::
+        L_+ = (1 - p)^{\gamma_+} \log(p), \quad
+        L_- = p_m^{\gamma_-} \log(1 - p_m), \quad
+        \mathcal{L} = -y L_+ - (1 - y) L_-
+
+    and its gradient for negatives is Eq. 8:
+    :math:`p_m^{\gamma_-} [\frac{1}{1 - p_m} - \frac{\gamma_- \log(1 - p_m)}{p_m}] p (1 - p)`.
+    With ``alpha``, positives are weighted by :math:`\alpha` and negatives by
+    :math:`1 - \alpha`, so ``gamma_pos=gamma_neg=2, clip=0, alpha=0.25`` is exactly
+    MMDetection's ``FocalLoss`` and ``gamma_pos=gamma_neg=0, clip=0`` is BCE with logits.
+
+    The defaults are the paper's best MS-COCO multi-label setting (Table 2:
+    :math:`\gamma_+ = 0, \gamma_- = 4, m = 0.05`, 86.6 mAP) with no static weight.
+    The name differs from mmpretrain's ``AsymmetricLoss`` so that a config naming
+    ``ASLoss`` always builds this class, in MMDetection's and mmpretrain's scopes alike.
+
+    Args:
+        gamma_pos (float): focusing parameter of positives :math:`\gamma_+` (>= 0).
+        gamma_neg (float): focusing parameter of negatives :math:`\gamma_-` (>= 0).
+        clip (float, optional): probability margin :math:`m` in [0, 1); None or 0 disables
+            probability shifting.
+        eps (float): added to ``avg_factor`` in the ``'mean'`` reduction (> 0).
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
+        loss_weight (float): factor applied to the loss.
+        use_sigmoid (bool): must be True; dense heads read it to size their classifier
+            (C outputs, no background column).
+        alpha (float, optional): static weight of positives in [0, 1]; None (the paper's
+            choice) weights both sides by 1.
+        detach_focal_weight (bool): False (default) back-propagates the full gradient of
+            Eq. 8; True treats the focusing weights as constants, like the official
+            implementation's ``disable_torch_grad_focal_loss=True`` used by its
+            training script.
+    """
+
+    def __init__(self,
+                 gamma_pos: float = 0.0,
+                 gamma_neg: float = 4.0,
+                 clip: Optional[float] = 0.05,
+                 eps: float = torch.finfo(torch.float32).eps,
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0,
+                 use_sigmoid: bool = True,
+                 alpha: Optional[float] = None,
+                 detach_focal_weight: bool = False) -> None:
+        super().__init__()
+        if use_sigmoid is not True:
+            raise ValueError(f'ASLoss is a sigmoid loss: use_sigmoid must be True, '
+                             f'got {use_sigmoid!r}')
+        check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reduction)
+        self.gamma_pos = gamma_pos
+        self.gamma_neg = gamma_neg
+        self.clip = clip
+        self.eps = eps
+        self.reduction = reduction
+        self.loss_weight = loss_weight
+        self.use_sigmoid = use_sigmoid
+        self.alpha = alpha
+        self.detach_focal_weight = detach_focal_weight
+
+    def forward(self,
+                pred: Tensor,
+                target: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[Union[float, Tensor]] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            pred (Tensor): logits of shape (N, C).
+            target (Tensor): class indices of shape (N,) in [0, C] (C is background), or
+                multi-hot / soft labels of shape (N, C).
+            weight (Tensor, optional): weights of shape (N,), (N, 1) or (N, C).
+            avg_factor (float | Tensor, optional): divisor of the ``'mean'`` reduction.
+            reduction_override (str, optional): overrides ``self.reduction``.
+
+        Returns:
+            Tensor: the loss, a scalar unless the reduction is ``'none'``.
+        """
+        if reduction_override not in (None, ) + REDUCTIONS:
+            raise ValueError(f'reduction_override must be None or one of {REDUCTIONS}, '
+                             f'got {reduction_override!r}')
+        return asymmetric_loss(
+            pred,
+            target,
+            weight,
+            gamma_pos=self.gamma_pos,
+            gamma_neg=self.gamma_neg,
+            clip=self.clip,
+            alpha=self.alpha,
+            detach_focal_weight=self.detach_focal_weight,
+            reduction=reduction_override or self.reduction,
+            avg_factor=avg_factor,
+            loss_weight=self.loss_weight,
+            eps=self.eps)
+
+    def extra_repr(self) -> str:
+        return (f'gamma_pos={self.gamma_pos}, gamma_neg={self.gamma_neg}, clip={self.clip}, '
+                f'alpha={self.alpha}, detach_focal_weight={self.detach_focal_weight}, '
+                f'reduction={self.reduction!r}, loss_weight={self.loss_weight}')

@@ -1,0 +1,159 @@
+"""Asymmetric Loss entry point: argument checks, MMDetection's reduction rules, dispatch."""
+import math
+import numbers
+from typing import Optional, Union
+
+import torch
+from torch import Tensor
+
+from .asymmetric_loss_ref import AsymmetricLossRefFunction
+
+__all__ = ['asymmetric_loss', 'check_asl_params', 'REDUCTIONS']
+
+REDUCTIONS = ('none', 'mean', 'sum')
+
+
+def _check_number(name: str, value, low: float, high: float = math.inf,
+                  high_inclusive: bool = True) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f'{name} must be a real number, got {value!r} '
+                        f'({type(value).__name__})')
+    above = value > high if high_inclusive else value >= high
+    if not math.isfinite(value) or value < low or above:
+        bound = ']' if high_inclusive else ')'
+        raise ValueError(f'{name} must be in [{low}, {high}{bound}, got {value!r}')
+
+
+def check_asl_params(gamma_pos: float, gamma_neg: float, clip: Optional[float],
+                     alpha: Optional[float], eps: float, reduction: str) -> None:
+    """Raise ``TypeError``/``ValueError`` naming the first bad hyper-parameter."""
+    _check_number('gamma_pos', gamma_pos, 0)
+    _check_number('gamma_neg', gamma_neg, 0)
+    if clip is not None:
+        _check_number('clip', clip, 0, 1, high_inclusive=False)
+    if alpha is not None:
+        _check_number('alpha', alpha, 0, 1)
+    _check_number('eps', eps, 0)
+    if eps <= 0:
+        raise ValueError(f'eps must be > 0, got {eps!r}')
+    if reduction not in REDUCTIONS:
+        raise ValueError(f'reduction must be one of {REDUCTIONS}, got {reduction!r}')
+
+
+def _check_inputs(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> Optional[Tensor]:
+    """Check shapes and dtypes; return ``weight`` viewed as (N, 1) or (N, C)."""
+    if not isinstance(pred, Tensor) or not pred.dtype.is_floating_point:
+        raise TypeError(f'pred must be a floating-point Tensor, got {_describe(pred)}')
+    if pred.dim() != 2:
+        raise ValueError(f'pred must have shape (N, C), got {tuple(pred.shape)}')
+    num, num_classes = pred.shape
+    if not isinstance(target, Tensor):
+        raise TypeError(f'target must be a Tensor, got {_describe(target)}')
+    if target.dtype.is_floating_point:
+        if target.shape != pred.shape:
+            raise ValueError(f'target of dtype {target.dtype} must have the shape of pred '
+                             f'{tuple(pred.shape)}, got {tuple(target.shape)}')
+    elif target.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        if target.shape != (num, ):
+            raise ValueError(f'target of class indices ({target.dtype}) must have shape '
+                             f'({num},), got {tuple(target.shape)}')
+    else:
+        raise TypeError(f'target must hold integer class indices or floating-point labels, '
+                        f'got dtype {target.dtype}')
+    if weight is None:
+        return None
+    if not isinstance(weight, Tensor):
+        raise TypeError(f'weight must be a Tensor or None, got {_describe(weight)}')
+    if weight.shape in ((num, ), (num, 1)):
+        return weight.reshape(num, 1)
+    if weight.shape == (num, num_classes):
+        return weight
+    raise ValueError(f'weight must have shape ({num},), ({num}, 1) or ({num}, {num_classes}) '
+                     f'to match pred, got {tuple(weight.shape)}')
+
+
+def _describe(value) -> str:
+    if isinstance(value, Tensor):
+        return f'Tensor of dtype {value.dtype} and shape {tuple(value.shape)}'
+    return f'{value!r} ({type(value).__name__})'
+
+
+def _check_target_values(target: Tensor, num_classes: int) -> None:
+    """Class indices in [0, C], dense labels in [0, 1]; no host sync on accelerators."""
+    if target.numel() == 0:
+        return
+    high = 1 if target.dtype.is_floating_point else num_classes
+    name = 'labels' if target.dtype.is_floating_point else 'class indices'
+    if target.device.type != 'cpu':
+        bad = (target < 0) | (target > high)
+        torch._assert_async(~bad.any(), f'target {name} must be in [0, {high}]')
+        return
+    low_value, high_value = target.min().item(), target.max().item()
+    if low_value < 0 or high_value > high:
+        bad_value = low_value if low_value < 0 else high_value
+        raise ValueError(f'target {name} must be in [0, {high}] (C = {num_classes} is '
+                         f'background for indices), got {bad_value}')
+
+
+def asymmetric_loss(pred: Tensor,
+                    target: Tensor,
+                    weight: Optional[Tensor] = None,
+                    gamma_pos: float = 0.0,
+                    gamma_neg: float = 4.0,
+                    clip: Optional[float] = 0.05,
+                    alpha: Optional[float] = None,
+                    detach_focal_weight: bool = False,
+                    reduction: str = 'mean',
+                    avg_factor: Optional[Union[float, Tensor]] = None,
+                    loss_weight: float = 1.0,
+                    eps: float = torch.finfo(torch.float32).eps) -> Tensor:
+    """Asymmetric Loss (Ridnik et al., ICCV 2021, Eq. 7) with MMDetection's reduction rules.
+
+    For ``p = sigmoid(z)`` and ``p_m = max(p - m, 0)``:
+    ``loss = -y (1 - p)^gamma_pos log(p) - (1 - y) p_m^gamma_neg log(1 - p_m)``,
+    with ``alpha`` (if given) weighting positives and ``1 - alpha`` negatives.
+
+    Args:
+        pred (Tensor): logits of shape (N, C).
+        target (Tensor): class indices of shape (N,) in [0, C], C meaning background
+            (dense heads), or multi-hot / soft labels of shape (N, C) in [0, 1].
+        weight (Tensor, optional): element weights of shape (N,), (N, 1) or (N, C).
+        gamma_pos (float): ``gamma_+`` >= 0.
+        gamma_neg (float): ``gamma_-`` >= 0.
+        clip (float, optional): probability margin ``m`` in [0, 1); None means 0.
+        alpha (float, optional): static weight of positives in [0, 1].
+        detach_focal_weight (bool): False for the full gradient of Eq. 8; True to treat the
+            focusing weights as constants (the official ``disable_torch_grad_focal_loss``).
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
+        avg_factor (float | Tensor, optional): with ``'mean'``, the loss is
+            ``sum / (avg_factor + eps)``; with ``'sum'`` it is an error.
+        loss_weight (float): factor applied to the result.
+        eps (float): added to ``avg_factor``.
+
+    Returns:
+        Tensor: a scalar, or the (N, C) element-wise loss for ``'none'``, in pred's dtype.
+    """
+    check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reduction)
+    _check_number('loss_weight', loss_weight, -math.inf)
+    weight = _check_inputs(pred, target, weight)
+    _check_target_values(target, pred.shape[1])
+    if avg_factor is not None and reduction == 'sum':
+        raise ValueError('avg_factor can not be used with reduction="sum"')
+
+    divide_by = None
+    if reduction == 'none':
+        scale = loss_weight
+    elif reduction == 'sum':
+        scale = loss_weight
+    elif avg_factor is None:
+        scale = loss_weight / max(pred.numel(), 1)
+    elif isinstance(avg_factor, Tensor):
+        scale, divide_by = loss_weight, avg_factor + eps
+    else:
+        scale = loss_weight / (avg_factor + eps)
+
+    function = AsymmetricLossRefFunction
+    loss = function.apply(pred, target, weight, float(gamma_pos), float(gamma_neg),
+                          float(clip or 0.0), None if alpha is None else float(alpha),
+                          bool(detach_focal_weight), reduction != 'none', float(scale))
+    return loss if divide_by is None else loss / divide_by

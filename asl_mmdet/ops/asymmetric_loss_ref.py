@@ -1,0 +1,184 @@
+"""Plain-PyTorch Asymmetric Loss: the CPU path and the oracle of the fused kernel.
+
+The forward pass computes the loss and its gradient with respect to the logits in closed form
+(paper Eq. 7 and Eq. 8), so backward only scales the stored gradient. This costs far fewer
+passes over the logits than letting autograd trace the formula, and it stays finite for any
+finite logit: ``log(1 - p)`` comes from ``logsigmoid`` and the shifted ``log(1 - p_m)`` has
+``1 - p_m >= m``. With class-index targets (dense heads) every element is a negative except
+at most one per row, so the negative term is computed everywhere and the positive term only
+at the labelled positions.
+"""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ['asl_loss_and_grad', 'negative_terms', 'positive_terms',
+           'AsymmetricLossRefFunction']
+
+_Terms = Tuple[Tensor, Optional[Tensor]]
+
+
+def _power(base: Tensor, exponent: float) -> Optional[Tensor]:
+    """``base ** exponent``, None for exponent 0; squarings for 1, 2 and 4 (cheaper than pow)."""
+    if exponent == 0:
+        return None
+    if exponent == 1:
+        return base
+    if exponent in (2, 4):
+        out = base * base
+        return out.mul_(out) if exponent == 4 else out
+    return base.pow(exponent)
+
+
+def negative_terms(z: Tensor, gamma_neg: float, clip: float, detach_focal_weight: bool,
+                   need_grad: bool) -> _Terms:
+    """``-L-`` of Eq. 6 and its derivative (Eq. 8) for logits ``z`` of any shape.
+
+    With ``p_m = max(p - m, 0)``: ``-L- = -p_m^g log(1 - p_m)`` and
+    ``d(-L-)/dz = p_m^g [1 / (1 - p_m) - g log(1 - p_m) / p_m] p (1 - p)``, zero where p <= m.
+    """
+    p = torch.sigmoid(z)
+    if clip > 0:
+        p_m = p.sub(clip).clamp_(min=0)
+        r = torch.rsub(p_m, 1)  # 1 - p_m >= m
+        log_r = torch.log(r)
+        w = _power(p_m, gamma_neg)
+        loss = log_r.neg() if w is None else torch.mul(w, log_r).neg_()
+        if not need_grad:
+            return loss, None
+        dpq = p.mul_(torch.rsub(p, 1))  # dp/dz = p (1 - p)
+        grad = r.reciprocal_()
+        if w is not None and not detach_focal_weight:
+            grad.sub_(log_r.div_(p_m).mul_(gamma_neg))  # NaN where p_m = 0: masked below
+        grad.mul_(dpq)
+        if w is not None:
+            grad.mul_(w)
+        return loss, grad.masked_fill_(p_m == 0, 0)
+    log_q = F.logsigmoid(-z)  # log(1 - p)
+    w = _power(p, gamma_neg)
+    loss = log_q.neg() if w is None else torch.mul(w, log_q).neg_()
+    if not need_grad:
+        return loss, None
+    if w is None:  # cross-entropy: d(-log(1 - p))/dz = p
+        return loss, p
+    if detach_focal_weight:
+        return loss, p.mul_(w)
+    q = torch.rsub(p, 1)
+    return loss, q.mul_(log_q).mul_(-gamma_neg).add_(p).mul_(w)
+
+
+def positive_terms(z: Tensor, gamma_pos: float, detach_focal_weight: bool,
+                   need_grad: bool) -> _Terms:
+    """``-L+ = -(1 - p)^g log(p)`` and ``d(-L+)/dz = (1 - p)^g (g p log(p) - (1 - p))``."""
+    log_p = F.logsigmoid(z)
+    q = torch.sigmoid(-z)
+    w = _power(q, gamma_pos)
+    loss = log_p.neg() if w is None else torch.mul(w, log_p).neg_()
+    if not need_grad:
+        return loss, None
+    if w is None:
+        return loss, q.neg_()
+    if detach_focal_weight:
+        return loss, torch.mul(w, q).neg_()
+    p = torch.rsub(q, 1)
+    return loss, p.mul_(log_p).mul_(gamma_pos).sub_(q).mul_(w)
+
+
+def asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos: float, gamma_neg: float,
+                      clip: float, alpha: Optional[float], detach_focal_weight: bool,
+                      need_grad: bool) -> _Terms:
+    """Element-wise Asymmetric Loss ``-y L+ - (1 - y) L-`` (Eq. 7) and its gradient.
+
+    Args:
+        logits (Tensor): logits ``z`` of shape (N, C), float32 or float64.
+        target (Tensor): class indices of shape (N,) in [0, C] (C is background), or
+            labels ``y`` of shape (N, C) in [0, 1] in the dtype of ``logits``.
+        gamma_pos (float): focusing parameter of positives, ``gamma_+``.
+        gamma_neg (float): focusing parameter of negatives, ``gamma_-``.
+        clip (float): probability margin ``m`` of Eq. 5, in [0, 1).
+        alpha (float, optional): weight of positives (negatives get ``1 - alpha``).
+        detach_focal_weight (bool): treat the focusing weights as constants in the gradient.
+        need_grad (bool): whether to compute the gradient.
+
+    Returns:
+        tuple[Tensor, Tensor | None]: the loss of shape (N, C) and its derivative with
+        respect to ``z`` (None when ``need_grad`` is False).
+    """
+    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+    loss, grad = negative_terms(logits, gamma_neg, clip, detach_focal_weight, need_grad)
+    if a_neg != 1:
+        loss.mul_(a_neg)
+        if need_grad:
+            grad.mul_(a_neg)
+    if target.dtype.is_floating_point:
+        loss_pos, grad_pos = positive_terms(logits, gamma_pos, detach_focal_weight, need_grad)
+        # y * a+ * pos + (1 - y) * neg: lerp is exact at y = 0 and y = 1
+        loss = torch.lerp(loss, loss_pos.mul_(a_pos), target)
+        if need_grad:
+            grad = torch.lerp(grad, grad_pos.mul_(a_pos), target)
+        return loss, grad
+    rows = (target < logits.shape[1]).nonzero().squeeze(1)
+    cols = target[rows]
+    loss_pos, grad_pos = positive_terms(logits[rows, cols], gamma_pos, detach_focal_weight,
+                                        need_grad)
+    loss[rows, cols] = loss_pos.mul_(a_pos)
+    if need_grad:
+        grad[rows, cols] = grad_pos.mul_(a_pos)
+    return loss, grad
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Math runs in float32 for every floating dtype but float64."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+class AsymmetricLossRefFunction(torch.autograd.Function):
+    """Reduced (or element-wise) Asymmetric Loss with its gradient computed in forward.
+
+    Inputs are already validated and normalised by
+    :func:`asl_mmdet.ops.asymmetric_loss.asymmetric_loss`.
+    """
+
+    @staticmethod
+    def forward(ctx, pred: Tensor, target: Tensor, weight: Optional[Tensor],
+                gamma_pos: float, gamma_neg: float, clip: float, alpha: Optional[float],
+                detach_focal_weight: bool, reduce: bool, scale: float) -> Tensor:
+        """See :func:`asl_mmdet.ops.asymmetric_loss.asymmetric_loss`.
+
+        Args:
+            pred (Tensor): logits of shape (N, C).
+            target (Tensor): class indices of shape (N,) in [0, C] (C is background) or
+                labels of shape (N, C).
+            weight (Tensor, optional): weights of shape (N, 1) or (N, C).
+            reduce (bool): return ``scale * sum(loss)`` if True, else ``scale * loss``.
+            scale (float): ``loss_weight`` over the reduction's denominator.
+        """
+        dtype = compute_dtype(pred.dtype)
+        z = pred.to(dtype)
+        if target.dtype.is_floating_point:
+            target = target.to(dtype)
+        need_grad = ctx.needs_input_grad[0]
+        loss, grad = asl_loss_and_grad(z, target, gamma_pos, gamma_neg, clip, alpha,
+                                       detach_focal_weight, need_grad)
+        if weight is not None:
+            weight = weight.to(dtype)
+            loss.mul_(weight)
+            if need_grad:
+                grad.mul_(weight)
+        out = loss.sum() if reduce else loss
+        if scale != 1:
+            out = out.mul_(scale)
+            if need_grad:
+                grad.mul_(scale)
+        if need_grad:
+            ctx.save_for_backward(grad.to(pred.dtype))
+        return out.to(pred.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        (grad, ) = ctx.saved_tensors
+        if grad_output.numel() == 1 and grad_output.item() == 1:
+            return (grad, ) + (None, ) * 9
+        return (grad * grad_output, ) + (None, ) * 9

@@ -1,0 +1,40 @@
+"""Install asl_mmdet: ``pip install -e .`` (see README for the OpenMMLab versions)."""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def read_requirements(name: str) -> list:
+    """Read a requirements file, skipping comments and ``-r`` includes."""
+    path = osp.join(osp.dirname(__file__), 'requirements', name)
+    with open(path) as f:
+        return [
+            line.strip() for line in f
+            if line.strip() and not line.startswith(('#', '-'))
+        ]
+
+
+def get_version() -> str:
+    with open(osp.join(osp.dirname(__file__), 'asl_mmdet', 'version.py')) as f:
+        scope = {}
+        exec(compile(f.read(), 'version.py', 'exec'), scope)
+    return scope['__version__']
+
+
+setup(
+    name='asl_mmdet',
+    version=get_version(),
+    description='Asymmetric Loss (Ridnik et al., ICCV 2021) for MMDetection '
+    'and mmpretrain, with a fused Triton kernel',
+    long_description=open('README.md').read() if osp.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
+    python_requires='>=3.8',
+    install_requires=read_requirements('runtime.txt'),
+    extras_require={
+        'mim': read_requirements('mminstall.txt'),
+        'tests': read_requirements('tests.txt'),
+    },
+    license='Apache License 2.0',
+    zip_safe=False,
+)

@@ -1,0 +1,125 @@
+"""ASLoss as an MMDetection module: registry, config building, MMDetection's and mmpretrain's
+losses as oracles, and argument errors."""
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.utils import import_modules_from_strings
+
+from asl_mmdet import ASLoss
+from mmdet.models.losses import FocalLoss
+from mmdet.registry import MODELS
+from tests.asl_oracle import asl_paper, one_hot
+
+OUR_MODULE = 'asl_mmdet.models.losses.asymmetric_loss'
+
+
+def test_config_builds_our_class_in_mmdet_scope():
+    """A config with custom_imports builds ours; mmpretrain's AsymmetricLoss stays its own."""
+    cfg = Config(dict(
+        custom_imports=dict(imports=['asl_mmdet'], allow_failed_imports=False),
+        loss_cls=dict(type='ASLoss', use_sigmoid=True, gamma_neg=3.0)))
+    import_modules_from_strings(**cfg.custom_imports)
+    init_default_scope('mmdet')
+    loss = MODELS.build(cfg.loss_cls)
+    assert type(loss).__module__ == OUR_MODULE and type(loss).__name__ == 'ASLoss'
+    assert loss.gamma_neg == 3.0
+
+    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+    theirs = PRETRAIN_MODELS.build(dict(type='AsymmetricLoss'))
+    assert type(theirs).__module__.startswith('mmpretrain.')
+    assert MODELS.get('ASLoss') is ASLoss
+
+
+def test_mmpretrain_published_values_through_module():
+    cls_score = torch.Tensor([[5, -5, 0], [5, -5, 0]])
+    label = torch.Tensor([[1, 0, 1], [0, 1, 0]])
+    loss = ASLoss(gamma_pos=1.0, gamma_neg=4.0, clip=0.05, reduction='mean')
+    assert torch.allclose(loss(cls_score, label), torch.tensor(3.80845 / 3))
+    weight = torch.tensor([0.5, 0.5])
+    assert torch.allclose(loss(cls_score, label, weight), torch.tensor(3.80845 / 6))
+    loss = ASLoss(gamma_pos=1.0, gamma_neg=4.0, clip=None, reduction='mean')
+    assert torch.allclose(loss(cls_score, label), torch.tensor(5.1186 / 3))
+
+
+def test_equals_mmpretrain_asymmetric_loss_on_binary_labels():
+    """mmpretrain's AsymmetricLoss follows the official implementation's math."""
+    from mmpretrain.models.losses import AsymmetricLoss
+    g = torch.Generator().manual_seed(0)
+    pred = torch.randn(64, 80, generator=g, dtype=torch.float64) * 3
+    label = (torch.rand(64, 80, generator=g) < 0.1).double()
+    ours = ASLoss(gamma_pos=1.0, gamma_neg=4.0, clip=0.05)(pred, label, avg_factor=64)
+    theirs = AsymmetricLoss(gamma_pos=1.0, gamma_neg=4.0, clip=0.05)(pred, label, avg_factor=64)
+    torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize('weight_kind', [None, 'n', 'nc'])
+@pytest.mark.parametrize('avg_factor', [None, 23.0])
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_alpha_focal_setting_equals_mmdet_focal_loss(weight_kind, avg_factor, reduction):
+    if reduction == 'sum' and avg_factor is not None:
+        pytest.skip('sum with avg_factor is an error (tested below)')
+    g = torch.Generator().manual_seed(1)
+    pred = torch.randn(300, 20, generator=g) * 3
+    labels = torch.randint(0, 21, (300, ), generator=g)
+    weight = {None: None, 'n': torch.rand(300, generator=g),
+              'nc': torch.rand(300, 20, generator=g)}[weight_kind]
+    kwargs = dict(weight=weight, avg_factor=avg_factor, reduction_override=reduction)
+    focal = FocalLoss(use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.5)
+    ours = ASLoss(gamma_pos=2.0, gamma_neg=2.0, clip=0.0, alpha=0.25, loss_weight=1.5)
+    x1, x2 = pred.clone().requires_grad_(), pred.clone().requires_grad_()
+    expected, actual = focal(x1, labels, **kwargs), ours(x2, labels, **kwargs)
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-7)
+    expected.sum().backward()
+    actual.sum().backward()
+    torch.testing.assert_close(x2.grad, x1.grad, rtol=1e-4, atol=1e-8)
+
+
+@pytest.mark.parametrize('detach', [False, True])
+def test_module_matches_paper_oracle(detach):
+    g = torch.Generator().manual_seed(2)
+    pred = torch.randn(41, 1271, generator=g, dtype=torch.float64) * 3
+    labels = torch.randint(0, 1272, (41, ), generator=g)
+    loss_fn = ASLoss(gamma_pos=1.0, gamma_neg=3.0, clip=0.1, detach_focal_weight=detach,
+                     loss_weight=2.0)
+    x = pred.clone().requires_grad_()
+    loss = loss_fn(x, labels, avg_factor=17.0)
+    loss.backward()
+    y = pred.clone().requires_grad_()
+    ref = 2.0 * asl_paper(y, one_hot(labels, 1271), 1.0, 3.0, 0.1, detach=detach).sum() / (
+        17.0 + torch.finfo(torch.float32).eps)
+    ref.backward()
+    torch.testing.assert_close(loss, ref, rtol=1e-10, atol=0)
+    torch.testing.assert_close(x.grad, y.grad, rtol=1e-9, atol=1e-16)
+
+
+def test_defaults_are_the_papers_coco_setting():
+    loss = ASLoss()
+    assert (loss.gamma_pos, loss.gamma_neg, loss.clip, loss.alpha) == (0.0, 4.0, 0.05, None)
+    assert loss.use_sigmoid is True and loss.detach_focal_weight is False
+
+
+@pytest.mark.parametrize('kwargs,error,match', [
+    (dict(use_sigmoid=False), ValueError, 'use_sigmoid.*False'),
+    (dict(gamma_pos=-1), ValueError, 'gamma_pos.*-1'),
+    (dict(gamma_neg=-2.0), ValueError, 'gamma_neg.*-2.0'),
+    (dict(clip=1.2), ValueError, 'clip.*1.2'),
+    (dict(clip=-0.05), ValueError, 'clip.*-0.05'),
+    (dict(eps=0), ValueError, 'eps.*0'),
+    (dict(reduction='elementwise'), ValueError, "reduction.*'elementwise'"),
+    (dict(alpha=-0.25), ValueError, 'alpha.*-0.25'),
+])
+def test_constructor_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ASLoss(**kwargs)
+
+
+def test_forward_errors():
+    loss = ASLoss()
+    pred = torch.randn(5, 3)
+    with pytest.raises(ValueError, match="reduction_override.*'avg'"):
+        loss(pred, torch.zeros(5, dtype=torch.long), reduction_override='avg')
+    with pytest.raises(ValueError, match='avg_factor'):
+        loss(pred, torch.zeros(5, dtype=torch.long), avg_factor=2.0, reduction_override='sum')
+    with pytest.raises(ValueError, match='class indices.*got 7'):
+        loss(pred, torch.tensor([0, 1, 2, 3, 7]))
