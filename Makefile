@@ -51,5 +51,8 @@ mmcv-build:
 test: install
 	$(PY) -m pytest tests
 
+demo: install
+	$(PY) tools/demo.py
+
 clean-venv:
 	rm -rf $(VENV)
