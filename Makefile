@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_VERSION := 2.14.1
 TORCH := torch==$(TORCH_VERSION) torchvision==0.29.1
-MM := mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0
+MM := mmdet==3.3.0 mmpretrain==1.2.0
 STAMP := $(VENV)/.installed
 
 .PHONY: install test demo clean-venv
@@ -18,6 +18,9 @@ $(STAMP): setup.py requirements/runtime.txt requirements/mminstall.txt requireme
 	$(PIP) install -q $(TORCH)
 	# after torch, which pulls a setuptools without pkg_resources (mmcv's setup.py needs it)
 	$(PIP) install -q "setuptools<70" wheel ninja "numpy<2"
+	# mmengine first: it brings mmcv's Python dependencies, so `import mmcv.ops` below
+	# tells whether mmcv itself (with its compiled ops) is in place
+	$(PIP) install -q mmengine==0.10.7
 	# mmcv 2.1.0 has no wheel for this Python: build it from source with its ops. Its setup.py
 	# forces -std=c++17 and torch 2.14's headers need C++20: see the mmcv targets below.
 	$(PY) -c "import mmcv.ops" 2>/dev/null || $(MAKE) --no-print-directory mmcv
