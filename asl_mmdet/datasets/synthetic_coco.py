@@ -1,0 +1,139 @@
+"""A small deterministic COCO-format detection dataset for the demo and the tests.
+
+Images hold several objects at varied scales on a cluttered background: each class is one of
+4 shapes in one of 6 colours (24 classes). A fraction of the training objects is left out of
+the annotations on purpose (the missing-label regime ASL targets); validation is fully labelled.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Tuple
+
+import cv2
+import numpy as np
+
+__all__ = ['CLASSES', 'generate_coco_detection', 'ensure_demo_data']
+
+SHAPES = ('box', 'disc', 'triangle', 'cross')
+COLOURS = {
+    'red': (40, 40, 220),  # BGR
+    'green': (60, 180, 60),
+    'blue': (220, 90, 30),
+    'yellow': (40, 220, 230),
+    'magenta': (200, 60, 200),
+    'white': (235, 235, 235),
+}
+CLASSES = tuple(f'{colour} {shape}' for shape in SHAPES for colour in COLOURS)
+
+
+def _draw(img: np.ndarray, shape: str, colour: Tuple[int, int, int], x: int, y: int, w: int,
+          h: int) -> None:
+    if shape == 'box':
+        cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), colour, thickness=-1)
+    elif shape == 'disc':
+        cv2.ellipse(img, (x + w // 2, y + h // 2), (w // 2, h // 2), 0, 0, 360, colour, -1)
+    elif shape == 'triangle':
+        pts = np.array([[x + w // 2, y], [x, y + h - 1], [x + w - 1, y + h - 1]], np.int32)
+        cv2.fillPoly(img, [pts], colour)
+    else:
+        t = max(w // 4, 2)
+        cv2.rectangle(img, (x + w // 2 - t // 2, y), (x + w // 2 + t // 2, y + h - 1), colour, -1)
+        t = max(h // 4, 2)
+        cv2.rectangle(img, (x, y + h // 2 - t // 2), (x + w - 1, y + h // 2 + t // 2), colour, -1)
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    base = rng.integers(60, 140, size=3)
+    img = (base[None, None, :] + rng.normal(0, 12, (size, size, 3))).clip(0, 255).astype(np.uint8)
+    for _ in range(rng.integers(6, 14)):  # clutter: grey strokes and specks, not classes
+        p1, p2 = rng.integers(0, size, 2), rng.integers(0, size, 2)
+        grey = int(rng.integers(30, 200))
+        cv2.line(img, tuple(int(v) for v in p1), tuple(int(v) for v in p2), (grey, grey, grey),
+                 int(rng.integers(1, 4)))
+    for _ in range(rng.integers(3, 8)):
+        c = rng.integers(0, size, 2)
+        grey = int(rng.integers(30, 200))
+        cv2.circle(img, (int(c[0]), int(c[1])), int(rng.integers(2, 6)), (grey, grey, grey), -1)
+    return img
+
+
+def _overlaps(box: Tuple[int, int, int, int], boxes: List[Tuple[int, int, int, int]]) -> bool:
+    x, y, w, h = box
+    for bx, by, bw, bh in boxes:
+        iw = min(x + w, bx + bw) - max(x, bx)
+        ih = min(y + h, by + bh) - max(y, by)
+        if iw > 0 and ih > 0 and iw * ih > 0.3 * min(w * h, bw * bh):
+            return True
+    return False
+
+
+def generate_coco_detection(out_dir: str, split: str, num_images: int, seed: int,
+                            image_size: int = 256, objects_per_image: Tuple[int, int] = (3, 8),
+                            unlabelled_fraction: float = 0.0) -> Dict:
+    """Write ``out_dir/{split}/*.png`` and ``out_dir/annotations/instances_{split}.json``.
+
+    Args:
+        out_dir (str): dataset root.
+        split (str): split name, e.g. ``'train'``.
+        num_images (int): number of images.
+        seed (int): the seed: the same arguments give the same files.
+        image_size (int): side of the square images.
+        objects_per_image (tuple[int, int]): inclusive range of objects drawn per image.
+        unlabelled_fraction (float): fraction of drawn objects left out of the annotations.
+
+    Returns:
+        dict: counts of images, drawn objects and annotated objects.
+    """
+    rng = np.random.default_rng(seed)
+    os.makedirs(osp.join(out_dir, split), exist_ok=True)
+    os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
+    images, annotations = [], []
+    drawn = 0
+    for image_id in range(1, num_images + 1):
+        img = _background(rng, image_size)
+        boxes: List[Tuple[int, int, int, int]] = []
+        for _ in range(rng.integers(objects_per_image[0], objects_per_image[1] + 1)):
+            side = int(image_size * rng.uniform(0.08, 0.45))  # small to large objects
+            w = max(8, int(side * rng.uniform(0.7, 1.3)))
+            h = max(8, int(side * rng.uniform(0.7, 1.3)))
+            x = int(rng.integers(0, image_size - w))
+            y = int(rng.integers(0, image_size - h))
+            if _overlaps((x, y, w, h), boxes):
+                continue
+            boxes.append((x, y, w, h))
+            label = int(rng.integers(len(CLASSES)))
+            colour_name, shape = CLASSES[label].split(' ')
+            _draw(img, shape, COLOURS[colour_name], x, y, w, h)
+            drawn += 1
+            if rng.random() < unlabelled_fraction:
+                continue
+            annotations.append(dict(id=len(annotations) + 1, image_id=image_id,
+                                    category_id=label + 1, bbox=[x, y, w, h], area=w * h,
+                                    iscrowd=0))
+        file_name = f'{image_id:06d}.png'
+        cv2.imwrite(osp.join(out_dir, split, file_name), img)
+        images.append(dict(id=image_id, file_name=file_name, width=image_size,
+                           height=image_size))
+    categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
+    with open(osp.join(out_dir, 'annotations', f'instances_{split}.json'), 'w') as f:
+        json.dump(dict(images=images, annotations=annotations, categories=categories), f)
+    return dict(images=num_images, objects=drawn, annotated=len(annotations))
+
+
+DEMO_SPLITS = {
+    # split: (num_images, seed, unlabelled_fraction)
+    'train': (400, 0, 0.2),
+    'val': (50, 1, 0.0),
+}
+
+
+def ensure_demo_data(root: str = 'data/asl_demo', splits: Dict = None) -> str:
+    """Generate the demo dataset into ``root`` unless it is already there; return ``root``."""
+    splits = DEMO_SPLITS if splits is None else splits
+    for split, (num_images, seed, unlabelled) in splits.items():
+        ann = osp.join(root, 'annotations', f'instances_{split}.json')
+        if osp.exists(ann):
+            continue
+        generate_coco_detection(root, split, num_images, seed,
+                                unlabelled_fraction=unlabelled)
+    return root

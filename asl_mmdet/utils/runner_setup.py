@@ -1,0 +1,68 @@
+"""What tools/train.py and tools/test.py share: arguments and config set-up, MMDetection-style."""
+import argparse
+import os
+import os.path as osp
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, ConfigDict, DictAction
+
+__all__ = ['add_common_args', 'load_config', 'allow_full_checkpoint_load',
+           'setup_cpu_distributed']
+
+
+def allow_full_checkpoint_load() -> None:
+    """Let MMEngine load its own checkpoints on torch >= 2.6.
+
+    mmengine 0.10 calls ``torch.load`` without ``weights_only``; torch >= 2.6 defaults it to
+    True, which rejects the message hub and optimizer state that ``--resume`` needs. The
+    checkpoints these tools load are the user's own: restore the full load, unless the user
+    set the variable already.
+    """
+    os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings in the config, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed launchers pass --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Read the config, apply --cfg-options, --launcher and --work-dir like MMDetection."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    allow_full_checkpoint_load()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    setup_cpu_distributed(cfg)
+    return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Let ``--launcher pytorch`` (torchrun) run on machines without a GPU.
+
+    MMEngine's launcher calls ``torch.cuda.set_device`` before ``init_process_group`` and
+    wraps the model with ``device_ids=[LOCAL_RANK]``; both fail without CUDA. There, start the
+    process group with gloo here (the Runner then uses it as it is) and wrap with
+    ``device_ids=None``. With CUDA nothing changes.
+    """
+    if cfg.launcher != 'pytorch' or torch.cuda.is_available():
+        return
+    dist_cfg = cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())
+    dist_cfg.backend = 'gloo'
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                                     broadcast_buffers=False)

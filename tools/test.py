@@ -1,0 +1,39 @@
+"""Evaluate a checkpoint with MMEngine's Runner; MMDetection's flags."""
+import argparse
+
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+from mmdet.evaluation import DumpDetResults
+
+from asl_mmdet.utils.runner_setup import add_common_args, load_config
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='dump predictions to a pickle file')
+    parser.add_argument('--show-dir', help='save painted predictions under work_dir/show_dir')
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args)
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        hooks = cfg.default_hooks
+        if 'visualization' not in hooks:
+            raise RuntimeError('--show-dir needs a "visualization" hook in default_hooks')
+        hooks.visualization.update(draw=True, test_out_dir=args.show_dir)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must be a .pkl or .pickle file, got {args.out!r}')
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run a tools/ script in GPUS processes with torchrun: PyTorch DDP through MMEngine's launcher
+# (--launcher pytorch; gloo on a machine without GPUs).
+# Usage: tools/torchrun.sh SCRIPT GPUS [script args]; NNODES, NODE_RANK, MASTER_ADDR, PORT as usual.
+SCRIPT=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+
+PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+python -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
+    "$(dirname "$0")/$SCRIPT" \
+    "${@:3}" \
+    --launcher pytorch
