@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .asymmetric_loss_ref import AsymmetricLossRefFunction
 
-__all__ = ['asymmetric_loss', 'apply_asymmetric_loss', 'check_asl_params', 'select_function',
+__all__ = ['asymmetric_loss', 'apply_asymmetric_loss', 'check_asl_params', 'use_fused',
            'REDUCTIONS', 'IMPL_ENV', 'IMPLS', 'FUSED_DTYPES']
 
 REDUCTIONS = ('none', 'mean', 'sum')
@@ -108,20 +108,18 @@ def _check_target_values(target: Tensor, num_classes: int) -> None:
                          f'background for indices), got {bad_value}')
 
 
-def select_function(pred: Tensor):
-    """The autograd Function that computes the loss of ``pred``: the fused kernel for CUDA
-    float32/float16/bfloat16 logits when Triton is installed, else the reference, unless
-    ``ASL_MMDET_IMPL`` is ``ref`` or ``triton``."""
+def use_fused(pred: Tensor) -> bool:
+    """Whether :func:`asymmetric_loss` runs the fused kernel for ``pred``: for CUDA float32,
+    float16 and bfloat16 logits when Triton is installed, unless ``ASL_MMDET_IMPL`` is ``ref``
+    (always the reference) or ``triton`` (always the kernel)."""
     impl = os.environ.get(IMPL_ENV) or 'auto'
     if impl not in IMPLS:
         raise ValueError(f'{IMPL_ENV} must be one of {IMPLS} or unset, got {impl!r}')
-    if impl == 'ref' or (impl == 'auto' and not (HAS_TRITON and pred.is_cuda
-                                                 and pred.dtype in FUSED_DTYPES)):
-        return AsymmetricLossRefFunction
-    if not HAS_TRITON:
+    if impl == 'triton' and not HAS_TRITON:
         raise RuntimeError(f'{IMPL_ENV}=triton but Triton is not installed')
-    from .asymmetric_loss_triton import AsymmetricLossTritonFunction
-    return AsymmetricLossTritonFunction
+    if impl == 'auto':
+        return HAS_TRITON and pred.is_cuda and pred.dtype in FUSED_DTYPES
+    return impl == 'triton'
 
 
 def asymmetric_loss(pred: Tensor,
@@ -163,23 +161,29 @@ def asymmetric_loss(pred: Tensor,
     Returns:
         Tensor: a scalar, or the (N, C) element-wise loss for ``'none'``, in pred's dtype.
     """
-    function = select_function(pred) if isinstance(pred, Tensor) else AsymmetricLossRefFunction
-    return apply_asymmetric_loss(function, pred, target, weight, gamma_pos, gamma_neg, clip,
-                                 alpha, detach_focal_weight, reduction, avg_factor,
-                                 loss_weight, eps)
+    args = (pred, target, weight, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
+            reduction, avg_factor, loss_weight, eps)
+    if isinstance(pred, Tensor) and use_fused(pred):
+        from .asymmetric_loss_triton import asymmetric_loss_fused
+        return asymmetric_loss_fused(*args)
+    return apply_asymmetric_loss(AsymmetricLossRefFunction, False, *args)
 
 
-def apply_asymmetric_loss(function, pred: Tensor, target: Tensor, weight: Optional[Tensor],
-                          gamma_pos: float, gamma_neg: float, clip: Optional[float],
-                          alpha: Optional[float], detach_focal_weight: bool, reduction: str,
+def apply_asymmetric_loss(function, checks_labels: bool, pred: Tensor, target: Tensor,
+                          weight: Optional[Tensor], gamma_pos: float, gamma_neg: float,
+                          clip: Optional[float], alpha: Optional[float],
+                          detach_focal_weight: bool, reduction: str,
                           avg_factor: Optional[Union[float, Tensor]], loss_weight: float,
                           eps: float) -> Tensor:
-    """:func:`asymmetric_loss` computed by ``function`` (an autograd Function with the
-    signature of :class:`AsymmetricLossRefFunction`)."""
+    """:func:`asymmetric_loss` computed by ``function``, an autograd Function with the
+    signature of :class:`AsymmetricLossRefFunction`; ``checks_labels`` says that it
+    range-checks the labels itself on the device (then they are checked here only on the CPU
+    in eager mode, where an error can name the bad value)."""
     check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reduction)
     _check_number('loss_weight', loss_weight, -math.inf)
     weight = _check_inputs(pred, target, weight)
-    if target.device.type == 'cpu' or not getattr(function, 'checks_target_values', False):
+    if not checks_labels or (target.device.type == 'cpu'
+                             and not torch.compiler.is_compiling()):
         _check_target_values(target, pred.shape[1])
     if avg_factor is not None and reduction == 'sum':
         raise ValueError('avg_factor can not be used with reduction="sum"')

@@ -279,11 +279,6 @@ def _mul_elementwise_kernel(grad_ptr, factor_ptr, num_rows, num_cols, stride_fac
     tl.store(grad_ptr + offsets, (grad * factor).to(grad_ptr.dtype.element_ty), mask=mask)
 
 
-def _interpreted() -> bool:
-    """Whether the kernels were built by ``TRITON_INTERPRET=1`` (they run on the CPU)."""
-    return not isinstance(_asl_forward_kernel, triton.runtime.jit.JITFunction)
-
-
 def _pow_mode(gamma: float) -> int:
     """The kernels' POW code: 0 for gamma 0, gamma itself for 1..4, -1 for any other."""
     return int(gamma) if gamma in (0.0, 1.0, 2.0, 3.0, 4.0) else -1
@@ -325,7 +320,7 @@ def _check_devices(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> No
     if pred.dtype not in FUSED_DTYPES:
         raise TypeError(f'the fused Asymmetric Loss takes pred of dtype float32, float16 or '
                         f'bfloat16, got {pred.dtype} (use ASL_MMDET_IMPL=ref)')
-    if pred.device.type != 'cuda' and not _interpreted():
+    if pred.device.type != 'cuda' and not _INTERPRETED:
         raise RuntimeError(f'the fused Asymmetric Loss needs CUDA tensors, got pred on '
                            f'{pred.device}; set TRITON_INTERPRET=1 before importing '
                            f'{__name__} to run its kernels on the CPU')
@@ -429,18 +424,39 @@ def scale_grad_(grad: Tensor, grad_output: Tensor, traced: bool = False) -> None
                  num_warps=_NUM_WARPS)
 
 
-@triton_op('asl_mmdet::asl_forward', mutates_args=())
 def _asl_forward_op(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
                     gamma_neg: float, clip: float, alpha: Optional[float],
                     detach_focal_weight: bool, reduce: bool, scale: float,
                     need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
     return asl_forward_fused(pred, target, weight, gamma_pos, gamma_neg, clip, alpha,
-                             detach_focal_weight, reduce, scale, need_grad, traced=True)
+                             detach_focal_weight, reduce, scale, need_grad,
+                             traced=not _INTERPRETED)
 
 
-@triton_op('asl_mmdet::asl_scale_grad_', mutates_args={'grad'})
+def _asl_forward_fake(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
+                      gamma_neg: float, clip: float, alpha: Optional[float],
+                      detach_focal_weight: bool, reduce: bool, scale: float,
+                      need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    loss = pred.new_empty(() if reduce else pred.shape)
+    grad = pred.new_empty(pred.shape if need_grad else (0, ))
+    return loss, grad, pred.new_empty(1, dtype=torch.int32)
+
+
 def _asl_scale_grad_op(grad: Tensor, grad_output: Tensor) -> None:
-    scale_grad_(grad, grad_output, traced=True)
+    scale_grad_(grad, grad_output, traced=not _INTERPRETED)
+
+
+_INTERPRETED = not isinstance(_asl_forward_kernel, triton.runtime.jit.JITFunction)
+if _INTERPRETED:
+    # wrap_triton can not trace interpreted kernels: opaque custom ops with fake kernels
+    torch.library.custom_op('asl_mmdet::asl_forward', _asl_forward_op,
+                            mutates_args=()).register_fake(_asl_forward_fake)
+    torch.library.custom_op('asl_mmdet::asl_scale_grad_', _asl_scale_grad_op,
+                            mutates_args={'grad'}).register_fake(lambda grad, grad_output: None)
+else:
+    # torch.compile traces into these and sees the kernels
+    triton_op('asl_mmdet::asl_forward', _asl_forward_op, mutates_args=())
+    triton_op('asl_mmdet::asl_scale_grad_', _asl_scale_grad_op, mutates_args={'grad'})
 
 
 def _device_of(tensor: Tensor):
@@ -458,8 +474,6 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
     per forward: it scales the saved gradient in place (like Liger-Kernel's cross-entropy), so
     a second backward through the same graph (``retain_graph=True``) raises.
     """
-
-    checks_target_values = True  # the kernel range-checks the labels on the device
 
     @staticmethod
     def forward(ctx, pred: Tensor, target: Tensor, weight: Optional[Tensor],
@@ -520,7 +534,7 @@ def asymmetric_loss_fused(pred: Tensor,
                           eps: float = torch.finfo(torch.float32).eps) -> Tensor:
     """:func:`asl_mmdet.ops.asymmetric_loss` through the fused kernel, whatever the device
     (on the CPU it needs ``TRITON_INTERPRET=1``). Same arguments and result."""
-    return apply_asymmetric_loss(AsymmetricLossTritonFunction, pred, target, weight, gamma_pos,
+    return apply_asymmetric_loss(AsymmetricLossTritonFunction, True, pred, target, weight, gamma_pos,
                                  gamma_neg, clip, alpha, detach_focal_weight, reduction,
                                  avg_factor, loss_weight, eps)
 
