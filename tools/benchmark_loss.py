@@ -173,9 +173,11 @@ def peak_memory(step: Step, x: torch.Tensor) -> float:
     return (torch.cuda.max_memory_allocated() - base) / 2**20
 
 
+Result = Optional[Tuple[float, Optional[float], Optional[float]]]
+
+
 def measure(shape: Tuple[str, int, int, torch.dtype], impls: Dict[str, Callable], device: str,
-            iters: int, warmup: int) -> Dict[str, Optional[Tuple[float, Optional[float],
-                                                                  Optional[float]]]]:
+            iters: int, warmup: int) -> Dict[str, Result]:
     """name -> (op ms, kernel ms, peak MiB), None where the implementation failed."""
     _, num, num_classes, dtype = shape
     g = torch.Generator(device=device).manual_seed(0)

@@ -5,6 +5,9 @@ partial sums for a reduced loss, or the (N, C) element-wise loss) and the gradie
 to the logits, already multiplied by the weights and the reduction's scale (Liger-Kernel's
 cross-entropy design). Backward only multiplies that stored gradient by ``grad_output``, in
 place, with a kernel that reads ``grad_output`` on the device and does nothing when it is 1.
+For float16 logits the reduction's scale (``1 / N`` for a mean) is left to backward instead:
+folded into float16 gradients it would flush the small ones to zero before a GradScaler's
+factor (in grad_output) could lift them.
 
 Layout: each program owns ``BLOCK_N`` rows and a range of columns that it walks in
 ``BLOCK_C``-wide tiles, so row and column indices come from the program id and the loop counter
@@ -155,17 +158,18 @@ def _asl_forward_kernel(
         num_rows, num_cols, cols_per_program,
         stride_pred_n, stride_pred_c, stride_target_n, stride_target_c,
         stride_weight_n, stride_weight_c,
-        gamma_pos, gamma_neg, clip, alpha_pos, alpha_neg, scale,
+        gamma_pos, gamma_neg, clip, alpha_pos, alpha_neg, scale, grad_scale,
         POW_POS: tl.constexpr, POW_NEG: tl.constexpr, CLIP: tl.constexpr,
         ALPHA: tl.constexpr, DETACH: tl.constexpr, INDEX_TARGET: tl.constexpr,
         WEIGHT: tl.constexpr, REDUCE: tl.constexpr, NEED_GRAD: tl.constexpr,
         BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr):
-    """One program: rows [pid_n * BLOCK_N, +BLOCK_N), columns [pid_c * cols_per_program, +cols_per_program).
+    """One program: BLOCK_N rows from pid_n * BLOCK_N, cols_per_program columns from
+    pid_c * cols_per_program, walked BLOCK_C at a time.
 
     WEIGHT: 0 none, 1 one weight per row (stride_weight_n), 2 one per element.
     REDUCE: write scale * (sum of the program's weighted losses) to out_ptr[program], else the
     weighted, scaled element-wise loss to the contiguous (N, C) out_ptr.
-    NEED_GRAD: write the weighted, scaled gradient to the contiguous (N, C) grad_ptr.
+    NEED_GRAD: write grad_scale * (the weighted gradient) to the contiguous (N, C) grad_ptr.
     """
     pid_n = tl.program_id(0)
     pid_c = tl.program_id(1)
@@ -240,7 +244,7 @@ def _asl_forward_kernel(
             tl.store(out_ptr + out_offsets, (loss * scale).to(out_ptr.dtype.element_ty),
                      mask=mask)
         if NEED_GRAD:
-            tl.store(grad_ptr + out_offsets, (grad * scale).to(grad_ptr.dtype.element_ty),
+            tl.store(grad_ptr + out_offsets, (grad * grad_scale).to(grad_ptr.dtype.element_ty),
                      mask=mask)
 
     if REDUCE:
@@ -252,9 +256,9 @@ def _asl_forward_kernel(
 
 
 @triton.jit
-def _scale_by_scalar_kernel(grad_ptr, factor_ptr, numel, BLOCK: tl.constexpr):
-    """``grad *= factor[0]`` in place over a contiguous buffer; nothing when factor is 1."""
-    factor = tl.load(factor_ptr).to(tl.float32)
+def _scale_by_scalar_kernel(grad_ptr, factor_ptr, scale, numel, BLOCK: tl.constexpr):
+    """``grad *= factor[0] * scale`` in place over a contiguous buffer; nothing when that is 1."""
+    factor = tl.load(factor_ptr).to(tl.float32) * scale
     if factor != 1.0:
         step = tl.num_programs(0) * BLOCK
         for start in range(tl.program_id(0) * BLOCK, numel, step):
@@ -266,14 +270,15 @@ def _scale_by_scalar_kernel(grad_ptr, factor_ptr, numel, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def _mul_elementwise_kernel(grad_ptr, factor_ptr, num_rows, num_cols, stride_factor_n,
+def _mul_elementwise_kernel(grad_ptr, factor_ptr, scale, num_rows, num_cols, stride_factor_n,
                             stride_factor_c, BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr):
-    """``grad *= factor`` in place, grad contiguous (N, C), factor (N, C) of any strides."""
+    """``grad *= factor * scale`` in place, grad contiguous (N, C), factor (N, C) of any
+    strides."""
     rows = (tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)).to(tl.int64)
     cols = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     mask = (rows < num_rows)[:, None] & (cols < num_cols)[None, :]
     factor = tl.load(factor_ptr + rows[:, None] * stride_factor_n
-                     + cols[None, :] * stride_factor_c, mask=mask).to(tl.float32)
+                     + cols[None, :] * stride_factor_c, mask=mask).to(tl.float32) * scale
     offsets = rows[:, None] * num_cols + cols[None, :]
     grad = tl.load(grad_ptr + offsets, mask=mask).to(tl.float32)
     tl.store(grad_ptr + offsets, (grad * factor).to(grad_ptr.dtype.element_ty), mask=mask)
@@ -332,8 +337,8 @@ def _check_devices(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> No
 
 def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
                       gamma_neg: float, clip: float, alpha: Optional[float],
-                      detach_focal_weight: bool, reduce: bool, scale: float, need_grad: bool,
-                      traced: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
+                      detach_focal_weight: bool, reduce: bool, scale: float, grad_scale: float,
+                      need_grad: bool, traced: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
     """Launch the forward kernel: the loss, its gradient and the label-check flag.
 
     Args:
@@ -345,7 +350,9 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
             :func:`asl_mmdet.ops.asymmetric_loss.asymmetric_loss` (clip 0 means no margin).
         reduce (bool): return ``scale * sum(loss)`` if True, else ``scale * loss``.
         scale (float): ``loss_weight`` over the reduction's denominator.
-        need_grad (bool): also compute ``d(output) / d(pred)`` for a grad_output of 1.
+        grad_scale (float): factor of the stored gradient: ``scale``, or 1 to leave it to
+            backward.
+        need_grad (bool): also compute ``grad_scale / scale * d(output) / d(pred)``.
         traced (bool): launch through :func:`torch.library.wrap_triton` (inside the custom op,
             so that ``torch.compile`` sees the kernel).
 
@@ -385,7 +392,7 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
         stride_pred_n, stride_pred_c, stride_target_n, stride_target_c,
         stride_weight_n, stride_weight_c,
         float(gamma_pos), float(gamma_neg), float(clip), float(a_pos), float(a_neg),
-        float(scale),
+        float(scale), float(grad_scale),
         POW_POS=_pow_mode(gamma_pos), POW_NEG=_pow_mode(gamma_neg), CLIP=clip > 0,
         ALPHA=alpha is not None, DETACH=bool(detach_focal_weight),
         INDEX_TARGET=not target.dtype.is_floating_point, WEIGHT=weight_kind,
@@ -397,12 +404,14 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
     return loss.to(pred.dtype), grad, ok
 
 
-def scale_grad_(grad: Tensor, grad_output: Tensor, traced: bool = False) -> None:
-    """``grad *= grad_output`` in place, with no traffic when grad_output is a scalar 1.
+def scale_grad_(grad: Tensor, grad_output: Tensor, scale: float = 1.0,
+                traced: bool = False) -> None:
+    """``grad *= grad_output * scale`` in place, with no traffic when that is a scalar 1.
 
     Args:
         grad (Tensor): the stored gradient, contiguous (N, C).
         grad_output (Tensor): a one-element tensor, or (N, C) of any strides; read on the device.
+        scale (float): a constant factor.
         traced (bool): launch through :func:`torch.library.wrap_triton`.
     """
     numel = grad.numel()
@@ -412,38 +421,39 @@ def scale_grad_(grad: Tensor, grad_output: Tensor, traced: bool = False) -> None
         # a scalar, or one expanded to (N, C) (the backward of ``loss.sum()``)
         grid = (min(triton.cdiv(numel, _SCALE_BLOCK), _SCALE_MAX_PROGRAMS), )
         kernel = wrap_triton(_scale_by_scalar_kernel) if traced else _scale_by_scalar_kernel
-        kernel[grid](grad, grad_output, numel, BLOCK=_SCALE_BLOCK, num_warps=_SCALE_NUM_WARPS)
+        kernel[grid](grad, grad_output, float(scale), numel, BLOCK=_SCALE_BLOCK,
+                     num_warps=_SCALE_NUM_WARPS)
         return
     num_rows, num_cols = grad.shape
     block_c = _block_cols(num_cols)
     block_n = _TILE // block_c
     grid = (triton.cdiv(num_rows, block_n), triton.cdiv(num_cols, block_c))
     kernel = wrap_triton(_mul_elementwise_kernel) if traced else _mul_elementwise_kernel
-    kernel[grid](grad, grad_output, num_rows, num_cols, grad_output.stride(0),
+    kernel[grid](grad, grad_output, float(scale), num_rows, num_cols, grad_output.stride(0),
                  grad_output.stride(1), BLOCK_N=block_n, BLOCK_C=block_c,
                  num_warps=_NUM_WARPS)
 
 
 def _asl_forward_op(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
                     gamma_neg: float, clip: float, alpha: Optional[float],
-                    detach_focal_weight: bool, reduce: bool, scale: float,
+                    detach_focal_weight: bool, reduce: bool, scale: float, grad_scale: float,
                     need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
     return asl_forward_fused(pred, target, weight, gamma_pos, gamma_neg, clip, alpha,
-                             detach_focal_weight, reduce, scale, need_grad,
+                             detach_focal_weight, reduce, scale, grad_scale, need_grad,
                              traced=not _INTERPRETED)
 
 
 def _asl_forward_fake(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
                       gamma_neg: float, clip: float, alpha: Optional[float],
                       detach_focal_weight: bool, reduce: bool, scale: float,
-                      need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
+                      grad_scale: float, need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
     loss = pred.new_empty(() if reduce else pred.shape)
     grad = pred.new_empty(pred.shape if need_grad else (0, ))
     return loss, grad, pred.new_empty(1, dtype=torch.int32)
 
 
-def _asl_scale_grad_op(grad: Tensor, grad_output: Tensor) -> None:
-    scale_grad_(grad, grad_output, traced=not _INTERPRETED)
+def _asl_scale_grad_op(grad: Tensor, grad_output: Tensor, scale: float) -> None:
+    scale_grad_(grad, grad_output, scale, traced=not _INTERPRETED)
 
 
 _INTERPRETED = not isinstance(_asl_forward_kernel, triton.runtime.jit.JITFunction)
@@ -452,7 +462,7 @@ if _INTERPRETED:
     torch.library.custom_op('asl_mmdet::asl_forward', _asl_forward_op,
                             mutates_args=()).register_fake(_asl_forward_fake)
     torch.library.custom_op('asl_mmdet::asl_scale_grad_', _asl_scale_grad_op,
-                            mutates_args={'grad'}).register_fake(lambda grad, grad_output: None)
+                            mutates_args={'grad'}).register_fake(lambda *args: None)
 else:
     # torch.compile traces into these and sees the kernels
     triton_op('asl_mmdet::asl_forward', _asl_forward_op, mutates_args=())
@@ -490,8 +500,11 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
             scale (float): ``loss_weight`` over the reduction's denominator.
         """
         need_grad = ctx.needs_input_grad[0]
+        # float16 gradients leave the reduction's scale (1 / N for a mean) to backward
+        grad_scale, backward_scale = ((1.0, scale) if pred.dtype == torch.float16 else
+                                      (scale, 1.0))
         args = (pred, target, weight, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
-                reduce, scale, need_grad)
+                reduce, scale, grad_scale, need_grad)
         if torch.compiler.is_compiling():
             loss, grad, ok = torch.ops.asl_mmdet.asl_forward(*args)
         else:
@@ -501,6 +514,7 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
         torch._assert_async(ok, _LABEL_MESSAGE)
         if need_grad:
             ctx.save_for_backward(grad)
+            ctx.backward_scale = backward_scale
             ctx.backward_done = False
         return loss
 
@@ -508,7 +522,7 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
     def backward(ctx, grad_output: Tensor):
         (grad, ) = ctx.saved_tensors
         if torch.compiler.is_compiling():
-            torch.ops.asl_mmdet.asl_scale_grad_(grad, grad_output)
+            torch.ops.asl_mmdet.asl_scale_grad_(grad, grad_output, ctx.backward_scale)
         else:
             if ctx.backward_done:
                 raise RuntimeError('the fused Asymmetric Loss scales its saved gradient in '
@@ -516,7 +530,7 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
                                    'ASL_MMDET_IMPL=ref to back-propagate twice')
             ctx.backward_done = True
             with _device_of(grad):
-                scale_grad_(grad, grad_output)
+                scale_grad_(grad, grad_output, ctx.backward_scale)
         return (grad, ) + (None, ) * 9
 
 
@@ -534,7 +548,6 @@ def asymmetric_loss_fused(pred: Tensor,
                           eps: float = torch.finfo(torch.float32).eps) -> Tensor:
     """:func:`asl_mmdet.ops.asymmetric_loss` through the fused kernel, whatever the device
     (on the CPU it needs ``TRITON_INTERPRET=1``). Same arguments and result."""
-    return apply_asymmetric_loss(AsymmetricLossTritonFunction, True, pred, target, weight, gamma_pos,
-                                 gamma_neg, clip, alpha, detach_focal_weight, reduction,
-                                 avg_factor, loss_weight, eps)
-
+    return apply_asymmetric_loss(AsymmetricLossTritonFunction, True, pred, target, weight,
+                                 gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
+                                 reduction, avg_factor, loss_weight, eps)

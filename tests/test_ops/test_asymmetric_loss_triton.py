@@ -23,6 +23,7 @@ from asl_mmdet.ops.asymmetric_loss_triton import (  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 DEVICE = 'cuda' if CUDA else 'cpu'
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if not CUDA and not fused._INTERPRETED:
     pytest.skip('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1 (their '
                 'module was imported before tests/test_ops/conftest.py could set it)',
@@ -350,8 +351,10 @@ def test_out_of_range_labels_trigger_a_device_assert():
             'asymmetric_loss_fused as f; '
             'loss = f(torch.randn(3, 3, device="cuda"), torch.tensor([0, 4, 1], device="cuda")); '
             'torch.cuda.synchronize()')
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (ROOT, env.get('PYTHONPATH')) if p)
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                            env=dict(os.environ), timeout=300)
+                            env=env, timeout=300)
     assert result.returncode != 0
     assert 'device-side assert' in result.stderr or 'must be in' in result.stderr
 
@@ -399,3 +402,15 @@ def test_torch_compile_has_no_graph_break(monkeypatch):
     (out, grad), (ref, ref_grad) = results
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-5, atol=1e-6)
+
+
+def test_float16_gradients_survive_loss_scaling():
+    """A float16 gradient gets the mean's 1 / N in backward, together with grad_output (a
+    GradScaler's factor), so forward does not flush its small values to zero."""
+    pred, target = make_inputs((41, 1271), 'index', torch.float16)
+    scaler = torch.tensor(2.0**14, device=DEVICE)
+    _, grad = loss_and_grad(lambda x: asymmetric_loss_fused(x, target), pred, scaler)
+    _, oracle = loss_and_grad(lambda x: asl_ref(x, target), pred.double(), scaler.double())
+    assert grad.dtype == torch.float16
+    subnormal = torch.finfo(torch.float16).tiny * torch.finfo(torch.float16).eps
+    torch.testing.assert_close(grad.double(), oracle, rtol=1e-3, atol=subnormal)
