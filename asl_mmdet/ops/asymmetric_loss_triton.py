@@ -477,8 +477,14 @@ def _device_of(tensor: Tensor):
 
 
 class AsymmetricLossTritonFunction(torch.autograd.Function):
-    """Reduced (or element-wise) Asymmetric Loss from the fused kernel; forward also computes
+    r"""Reduced (or element-wise) Asymmetric Loss from the fused kernel; forward also computes
     the gradient, backward scales it in place by grad_output.
+
+    For :math:`p = \sigma(z)` and :math:`p_m = \max(p - m, 0)` the element-wise loss is Eq. 7,
+    :math:`-y (1 - p)^{\gamma_+} \log p - (1 - y) p_m^{\gamma_-} \log(1 - p_m)`, and the
+    gradient of its negative part is Eq. 8,
+    :math:`p_m^{\gamma_-} [\frac{1}{1 - p_m} - \frac{\gamma_- \log(1 - p_m)}{p_m}] p (1 - p)`
+    (zero where :math:`p \le m`).
 
     Same arguments as :class:`asl_mmdet.ops.AsymmetricLossRefFunction`. Backward may run once
     per forward: it scales the saved gradient in place (like Liger-Kernel's cross-entropy), so
