@@ -1,6 +1,14 @@
-"""Asymmetric Loss entry point: argument checks, MMDetection's reduction rules, dispatch."""
+"""Asymmetric Loss entry point: argument checks, MMDetection's reduction rules, dispatch.
+
+:func:`asymmetric_loss` runs the fused Triton kernel
+(:mod:`asl_mmdet.ops.asymmetric_loss_triton`) for CUDA logits of dtype float32, float16 or
+bfloat16 when Triton is installed, and the plain-PyTorch reference otherwise. The environment
+variable ``ASL_MMDET_IMPL`` forces either: ``ref``, ``triton``, or unset / ``auto``.
+"""
+import importlib.util
 import math
 import numbers
+import os
 from typing import Optional, Union
 
 import torch
@@ -8,9 +16,14 @@ from torch import Tensor
 
 from .asymmetric_loss_ref import AsymmetricLossRefFunction
 
-__all__ = ['asymmetric_loss', 'check_asl_params', 'REDUCTIONS']
+__all__ = ['asymmetric_loss', 'apply_asymmetric_loss', 'check_asl_params', 'use_fused',
+           'REDUCTIONS', 'IMPL_ENV', 'IMPLS', 'FUSED_DTYPES']
 
 REDUCTIONS = ('none', 'mean', 'sum')
+IMPL_ENV = 'ASL_MMDET_IMPL'
+IMPLS = ('auto', 'ref', 'triton')
+HAS_TRITON = importlib.util.find_spec('triton') is not None
+FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # the fused kernel's logits
 
 
 def _check_number(name: str, value, low: float, high: float = math.inf,
@@ -95,6 +108,20 @@ def _check_target_values(target: Tensor, num_classes: int) -> None:
                          f'background for indices), got {bad_value}')
 
 
+def use_fused(pred: Tensor) -> bool:
+    """Whether :func:`asymmetric_loss` runs the fused kernel for ``pred``: for CUDA float32,
+    float16 and bfloat16 logits when Triton is installed, unless ``ASL_MMDET_IMPL`` is ``ref``
+    (always the reference) or ``triton`` (always the kernel)."""
+    impl = os.environ.get(IMPL_ENV) or 'auto'
+    if impl not in IMPLS:
+        raise ValueError(f'{IMPL_ENV} must be one of {IMPLS} or unset, got {impl!r}')
+    if impl == 'triton' and not HAS_TRITON:
+        raise RuntimeError(f'{IMPL_ENV}=triton but Triton is not installed')
+    if impl == 'auto':
+        return HAS_TRITON and pred.is_cuda and pred.dtype in FUSED_DTYPES
+    return impl == 'triton'
+
+
 def asymmetric_loss(pred: Tensor,
                     target: Tensor,
                     weight: Optional[Tensor] = None,
@@ -112,6 +139,7 @@ def asymmetric_loss(pred: Tensor,
     For ``p = sigmoid(z)`` and ``p_m = max(p - m, 0)``:
     ``loss = -y (1 - p)^gamma_pos log(p) - (1 - y) p_m^gamma_neg log(1 - p_m)``,
     with ``alpha`` (if given) weighting positives and ``1 - alpha`` negatives.
+    Runs the fused Triton kernel for CUDA logits, the reference otherwise (see the module).
 
     Args:
         pred (Tensor): logits of shape (N, C).
@@ -133,10 +161,30 @@ def asymmetric_loss(pred: Tensor,
     Returns:
         Tensor: a scalar, or the (N, C) element-wise loss for ``'none'``, in pred's dtype.
     """
+    args = (pred, target, weight, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
+            reduction, avg_factor, loss_weight, eps)
+    if isinstance(pred, Tensor) and use_fused(pred):
+        from .asymmetric_loss_triton import asymmetric_loss_fused
+        return asymmetric_loss_fused(*args)
+    return apply_asymmetric_loss(AsymmetricLossRefFunction, False, *args)
+
+
+def apply_asymmetric_loss(function, checks_labels: bool, pred: Tensor, target: Tensor,
+                          weight: Optional[Tensor], gamma_pos: float, gamma_neg: float,
+                          clip: Optional[float], alpha: Optional[float],
+                          detach_focal_weight: bool, reduction: str,
+                          avg_factor: Optional[Union[float, Tensor]], loss_weight: float,
+                          eps: float) -> Tensor:
+    """:func:`asymmetric_loss` computed by ``function``, an autograd Function with the
+    signature of :class:`AsymmetricLossRefFunction`; ``checks_labels`` says that it
+    range-checks the labels itself on the device (then they are checked here only on the CPU
+    in eager mode, where an error can name the bad value)."""
     check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reduction)
     _check_number('loss_weight', loss_weight, -math.inf)
     weight = _check_inputs(pred, target, weight)
-    _check_target_values(target, pred.shape[1])
+    if not checks_labels or (target.device.type == 'cpu'
+                             and not torch.compiler.is_compiling()):
+        _check_target_values(target, pred.shape[1])
     if avg_factor is not None and reduction == 'sum':
         raise ValueError('avg_factor can not be used with reduction="sum"')
 
@@ -152,7 +200,6 @@ def asymmetric_loss(pred: Tensor,
     else:
         scale = loss_weight / (avg_factor + eps)
 
-    function = AsymmetricLossRefFunction
     loss = function.apply(pred, target, weight, float(gamma_pos), float(gamma_neg),
                           float(clip or 0.0), None if alpha is None else float(alpha),
                           bool(detach_focal_weight), reduction != 'none', float(scale))

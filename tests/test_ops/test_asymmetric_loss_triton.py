@@ -1,0 +1,416 @@
+"""The fused Triton Asymmetric Loss against the plain-PyTorch reference.
+
+On CUDA the kernels run compiled, at full sizes; without a GPU they run on the CPU under
+Triton's interpreter (``TRITON_INTERPRET=1``, set by ``conftest.py``) on a few small shapes.
+The oracle is :func:`asymmetric_loss` with ``ASL_MMDET_IMPL=ref``; values and gradients must be
+within flash-attention's criterion: the error against the float64 reference at most twice the
+reference's own error in the same dtype (plus a few ulps of the largest value).
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+pytest.importorskip('triton')
+
+from asl_mmdet.ops import AsymmetricLossRefFunction, asymmetric_loss  # noqa: E402
+from asl_mmdet.ops import asymmetric_loss_triton as fused  # noqa: E402
+from asl_mmdet.ops.asymmetric_loss import IMPL_ENV, use_fused  # noqa: E402
+from asl_mmdet.ops.asymmetric_loss_triton import (  # noqa: E402
+    AsymmetricLossTritonFunction, asymmetric_loss_fused)
+
+CUDA = torch.cuda.is_available()
+DEVICE = 'cuda' if CUDA else 'cpu'
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not CUDA and not fused._INTERPRETED:
+    pytest.skip('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1 (their '
+                'module was imported before tests/test_ops/conftest.py could set it)',
+                allow_module_level=True)
+
+CUDA_ONLY = pytest.mark.skipif(not CUDA, reason='large shape: CUDA only (slow in the '
+                               'interpreter)')
+# (gamma_pos, gamma_neg, clip, alpha)
+PARAMS = [
+    (0.0, 4.0, 0.05, None),  # the paper's best MS-COCO setting (Table 2)
+    (1.0, 2.0, 0.2, None),
+    (2.0, 2.0, 0.0, 0.25),  # focal loss
+    (0.0, 0.0, 0.0, None),  # cross-entropy
+    (0.0, 0.0, 0.05, None),  # cross-entropy with probability shifting
+    (0.5, 1.5, 0.3, 0.4),  # non-integer gammas
+    (3.0, 1.0, 0.0, None),
+]
+SHAPES = [(1, 1), (41, 1271), (0, 80), (7, 3)] + [
+    pytest.param(shape, marks=CUDA_ONLY) for shape in [(44800, 80), (128, 9605), (358400, 80)]
+]
+# the option tables: the odd shape on CUDA, smaller ones in the interpreter
+OPTIONS_SHAPE = (41, 1271) if CUDA else (13, 37)
+WEIGHTS_SHAPE = (41, 1271) if CUDA else (29, 83)
+DTYPES = [torch.float32, torch.float16, torch.bfloat16]
+WEIGHTS = [None, 'n', 'n1', 'nc']
+REDUCTIONS = [('none', None), ('mean', None), ('mean', 37.5), ('mean', 'tensor'), ('sum', None)]
+# rtol against the reference in the same dtype, and the error allowed on top of flash-attention's
+# criterion, in units of the dtype's eps times the largest value: float32 allows for the GPU's
+# approximate exp2 (the reference's own float32 error is a few ulps)
+TOLERANCES = {torch.float32: (1e-4, 32), torch.float16: (2e-3, 2), torch.bfloat16: (1.6e-2, 2)}
+
+
+def make_inputs(shape, target_kind, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    n, c = shape
+    pred = (torch.randn(n, c, generator=g) * 3).to(dtype)
+    if target_kind == 'index':
+        target = torch.randint(0, c + 1, (n, ), generator=g)  # c = background
+    elif target_kind == 'multi_hot':
+        target = (torch.rand(n, c, generator=g) < 0.3).to(dtype)
+    else:  # soft labels, with exact 0 and 1 too
+        target = torch.rand(n, c, generator=g)
+        target[:, ::3] = target[:, ::3].round()
+        target = target.to(dtype)
+    return pred.to(DEVICE), target.to(DEVICE)
+
+
+def make_weight(kind, n, c, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    shape = {None: None, 'n': (n, ), 'n1': (n, 1), 'nc': (n, c)}[kind]
+    return None if shape is None else torch.rand(*shape, generator=g).to(DEVICE)
+
+
+def loss_and_grad(fn, pred, gradient=None):
+    """Value of ``fn(pred)`` and the gradient of ``2 * fn(pred).sum()`` (grad_output != 1), or
+    of ``fn(pred)`` for the given ``gradient``."""
+    pred = pred.detach().clone().requires_grad_()
+    loss = fn(pred)
+    if gradient is None:
+        (loss.sum() * 2.0).backward()
+    else:
+        loss.backward(gradient)
+    return loss.detach(), pred.grad
+
+
+def asl_ref(*args, **kwargs):
+    """The oracle: :func:`asymmetric_loss` forced onto the reference."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(IMPL_ENV, 'ref')
+        return asymmetric_loss(*args, **kwargs)
+
+
+def assert_matches_reference(actual, ref, oracle):
+    """``actual`` (fused) and ``ref`` (reference) in the same dtype, ``oracle`` in float64."""
+    assert actual.dtype == ref.dtype and actual.shape == ref.shape == oracle.shape
+    if oracle.numel() == 0:
+        return
+    rtol, ulps = TOLERANCES[actual.dtype]
+    finfo = torch.finfo(actual.dtype)
+    # a few ulps of the largest value, and of subnormals (tiny float16 gradients)
+    floor = ulps * finfo.eps * (oracle.abs().max().item() + 4 * finfo.tiny)
+    torch.testing.assert_close(actual, ref, rtol=rtol, atol=floor)
+    err = (actual.double() - oracle).abs().max().item()
+    ref_err = (ref.double() - oracle).abs().max().item()
+    assert err <= 2 * ref_err + floor, (
+        f'fused error {err:.3g} > 2 x reference error {ref_err:.3g} + {floor:.3g}')
+
+
+def check_against_reference(pred, fn, gradient=None):
+    """``fn(x, impl)`` with impl the fused or the reference loss, on ``pred`` and in float64."""
+    out, grad = loss_and_grad(lambda x: fn(x, asymmetric_loss_fused), pred, gradient)
+    ref, ref_grad = loss_and_grad(lambda x: fn(x, asl_ref), pred, gradient)
+    oracle, oracle_grad = loss_and_grad(
+        lambda x: fn(x, asl_ref), pred.double(), None if gradient is None else gradient.double())
+    assert_matches_reference(out, ref, oracle)
+    assert_matches_reference(grad, ref_grad, oracle_grad)
+    return out, grad
+
+
+@pytest.mark.parametrize('shape', SHAPES)
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('target_kind', ['index', 'multi_hot', 'soft'])
+def test_shapes_and_dtypes(shape, dtype, target_kind):
+    pred, target = make_inputs(shape, target_kind, dtype)
+    check_against_reference(
+        pred, lambda x, impl: impl(x, target, gamma_pos=1.0, gamma_neg=4.0, clip=0.05))
+
+
+@pytest.mark.parametrize('params', PARAMS)
+@pytest.mark.parametrize('target_kind', ['index', 'soft'])
+@pytest.mark.parametrize('detach', [False, True])
+def test_options(params, target_kind, detach):
+    gamma_pos, gamma_neg, clip, alpha = params
+    pred, target = make_inputs(OPTIONS_SHAPE, target_kind)
+    check_against_reference(
+        pred, lambda x, impl: impl(x, target, gamma_pos=gamma_pos, gamma_neg=gamma_neg,
+                                   clip=clip, alpha=alpha, detach_focal_weight=detach,
+                                   reduction='none'))
+
+
+@pytest.mark.parametrize('weight_kind', WEIGHTS)
+@pytest.mark.parametrize('reduction,avg_factor', REDUCTIONS)
+@pytest.mark.parametrize('target_kind', ['index', 'multi_hot'])
+def test_weights_and_reductions(weight_kind, reduction, avg_factor, target_kind):
+    shape = WEIGHTS_SHAPE
+    pred, target = make_inputs(shape, target_kind)
+    weight = make_weight(weight_kind, *shape)
+    if avg_factor == 'tensor':
+        avg_factor = torch.tensor(12.25, device=DEVICE)
+    out, _ = check_against_reference(
+        pred, lambda x, impl: impl(x, target, weight, gamma_pos=1.0, gamma_neg=4.0, clip=0.05,
+                                   reduction=reduction, avg_factor=avg_factor,
+                                   loss_weight=0.7))
+    assert out.shape == (shape if reduction == 'none' else ())
+
+
+@pytest.mark.parametrize('layout', ['transposed', 'sliced', 'strided_labels_and_weights',
+                                    'expanded_weight'])
+def test_non_contiguous_inputs(layout):
+    n, c = 41, 127
+    base, target = make_inputs((n + 3, 2 * c + 5), 'soft')
+    weight = make_weight('nc', n, c)
+    if layout == 'transposed':  # strides (1, N)
+        pred = make_inputs((c, n), 'index')[0].t()
+        target = target[:n, :c].contiguous()
+    elif layout == 'sliced':  # row stride 2C + 5
+        pred, target = base[1:n + 1, 3:c + 3], target[:n, :c].contiguous()
+    elif layout == 'strided_labels_and_weights':
+        pred, target = base[:n, :c].contiguous(), target[2:n + 2, 1::2][:, :c]
+        weight = make_weight('nc', n, 2 * c)[:, ::2]
+    else:  # a weight per class, expanded over rows: strides (0, 1)
+        pred, target = base[:n, :c].contiguous(), target[:n, :c].contiguous()
+        weight = make_weight('nc', 1, c).expand(n, c)
+    assert not (pred.is_contiguous() and target.is_contiguous() and weight.is_contiguous())
+    check_against_reference(pred, lambda x, impl: impl(x, target, weight, gamma_pos=1.0))
+    row_weight = make_weight('nc', 2 * n, 2)[::2, :1]  # (N, 1) with row stride 4
+    check_against_reference(pred, lambda x, impl: impl(x, target, row_weight))
+
+
+@pytest.mark.parametrize('target_kind', ['index', 'soft'])
+def test_columns_split_across_programs(target_kind, monkeypatch):
+    if CUDA:
+        shape = (3, 90001)
+    else:  # the interpreter is slow: split a small problem
+        shape = (5, 2000)
+        monkeypatch.setattr(fused, '_SPLIT_MIN_ELEMENTS', 0)
+    assert fused._forward_config(*shape)[3][1] > 1
+    pred, target = make_inputs(shape, target_kind)
+    weight = make_weight('nc', *shape)
+    check_against_reference(
+        pred, lambda x, impl: impl(x, target, weight, gamma_pos=1.0, reduction='sum'))
+
+
+@pytest.mark.parametrize('mode', ['one', 'scalar', 'expanded_one', 'expanded', 'elementwise',
+                                  'elementwise_strided'])
+def test_backward_grad_output(mode):
+    """grad_output 1 (no work), a scalar, one expanded to (N, C) (``loss.sum()``), or (N, C)."""
+    shape = (41, 1271)
+    pred, target = make_inputs(shape, 'index')
+    reduction = 'mean' if mode in ('one', 'scalar') else 'none'
+    gradient = {
+        'one': torch.tensor(1.0),
+        'scalar': torch.tensor(2.5),
+        'expanded_one': torch.tensor(1.0).expand(shape),
+        'expanded': torch.tensor(-3.0).expand(shape),
+        'elementwise': torch.rand(shape),
+        'elementwise_strided': torch.rand(shape[::-1]).t(),
+    }[mode].to(DEVICE)
+    check_against_reference(
+        pred, lambda x, impl: impl(x, target, gamma_pos=1.0, reduction=reduction), gradient)
+
+
+@pytest.mark.parametrize('factor,expected', [(1.0, 1.0), (0.5, 0.5), (-2.0, -2.0)])
+def test_scale_grad_in_place(factor, expected):
+    grad = torch.linspace(-1, 1, 9 * 7, device=DEVICE).view(9, 7)
+    before = grad.clone()
+    fused.scale_grad_(grad, torch.tensor(factor, device=DEVICE))
+    torch.testing.assert_close(grad, before * expected, rtol=0, atol=0)
+
+
+def test_run_twice_is_bit_identical():
+    shape = (358400, 80) if CUDA else (41, 1271)
+    pred, target = make_inputs(shape, 'index')
+    weight = make_weight('n', shape[0], shape[1])
+    runs = [
+        loss_and_grad(lambda x: asymmetric_loss_fused(x, target, weight, gamma_pos=1.0), pred)
+        for _ in range(2)
+    ]
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+
+
+@pytest.mark.parametrize('reduce,scale', [(True, 0.25), (False, 1.5)])
+def test_function_matches_reference_function(reduce, scale):
+    pred, target = make_inputs((41, 1271), 'index')
+    weight = make_weight('n1', 41, 1271)
+    args = (target, weight, 1.0, 4.0, 0.05, 0.25, False, reduce, scale)
+    out, grad = loss_and_grad(lambda x: AsymmetricLossTritonFunction.apply(x, *args), pred)
+    ref, ref_grad = loss_and_grad(lambda x: AsymmetricLossRefFunction.apply(x, *args), pred)
+    oracle, oracle_grad = loss_and_grad(lambda x: AsymmetricLossRefFunction.apply(x, *args),
+                                        pred.double())
+    assert_matches_reference(out, ref, oracle)
+    assert_matches_reference(grad, ref_grad, oracle_grad)
+
+
+@pytest.mark.parametrize('gamma_neg', [0.0, 1.0, 4.0])
+@pytest.mark.parametrize('detach', [False, True])
+def test_negatives_below_margin_give_exact_zeros(gamma_neg, detach):
+    clip = 0.2
+    pred = torch.linspace(-12, 6, 1000, device=DEVICE).view(100, 10)
+    target = torch.zeros_like(pred)
+    loss, grad = loss_and_grad(
+        lambda x: asymmetric_loss_fused(x, target, gamma_neg=gamma_neg, clip=clip,
+                                        detach_focal_weight=detach, reduction='none'), pred)
+    below = torch.sigmoid(pred) <= clip
+    assert below.any() and (~below).any()
+    assert torch.all(loss[below] == 0) and torch.all(grad[below] == 0)
+    assert torch.all(loss[~below] > 0) and torch.all(grad[~below] > 0)
+
+
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('clip', [0.0, 0.05])
+def test_extreme_logits_stay_finite(dtype, clip):
+    pred = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 30.0]], dtype=dtype, device=DEVICE)
+    target = torch.tensor([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]], dtype=dtype, device=DEVICE)
+    loss, grad = loss_and_grad(
+        lambda x: asymmetric_loss_fused(x, target, gamma_pos=1, gamma_neg=4, clip=clip,
+                                        reduction='none'), pred)
+    assert loss.dtype == grad.dtype == dtype
+    assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
+    assert loss[1, 0].item() == pytest.approx(1e4, rel=1e-2)
+    expected = 1e4 if clip == 0 else -(1 - clip)**4 * torch.log(torch.tensor(clip)).item()
+    assert loss[1, 1].item() == pytest.approx(expected, rel=1e-2)
+
+
+@pytest.mark.parametrize('reduction', ['none', 'mean', 'sum'])
+def test_empty_input_gives_zero_that_backpropagates(reduction):
+    pred = torch.randn(0, 80, device=DEVICE, requires_grad=True)
+    loss = asymmetric_loss_fused(pred, torch.zeros(0, dtype=torch.long, device=DEVICE),
+                                 reduction=reduction)
+    assert loss.shape == ((0, 80) if reduction == 'none' else ())
+    assert loss.sum().item() == 0
+    loss.sum().backward()
+    assert pred.grad.shape == (0, 80)
+
+
+def test_no_grad_needed():
+    pred, target = make_inputs((9, 4), 'index')
+    ref = asl_ref(pred, target)
+    with torch.no_grad():
+        loss = asymmetric_loss_fused(pred.requires_grad_(), target)
+    assert not loss.requires_grad
+    loss_constant = asymmetric_loss_fused(pred.detach(), target)
+    assert loss_constant.grad_fn is None
+    torch.testing.assert_close(loss, ref)
+    torch.testing.assert_close(loss_constant, ref)
+
+
+def test_second_backward_raises():
+    pred, target = make_inputs((7, 3), 'index')
+    loss = asymmetric_loss_fused(pred.requires_grad_(), target)
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match='once per forward'):
+        loss.backward()
+
+
+@pytest.mark.parametrize('impl', ['ref', 'triton', '', 'auto'])
+def test_dispatch(impl, monkeypatch):
+    monkeypatch.setenv(IMPL_ENV, impl)
+    pred, target = make_inputs((7, 3), 'index')
+    fused_expected = impl == 'triton' or (impl != 'ref' and CUDA)
+    assert use_fused(pred) == fused_expected
+    loss = asymmetric_loss(pred.requires_grad_(), target)
+    expected = AsymmetricLossTritonFunction if fused_expected else AsymmetricLossRefFunction
+    assert type(loss.grad_fn).__name__ == expected.__name__ + 'Backward'
+    assert not use_fused(pred.double()) or impl == 'triton'
+
+
+def test_dispatch_rejects_unknown_impl(monkeypatch):
+    monkeypatch.setenv(IMPL_ENV, 'cuda')
+    with pytest.raises(ValueError, match=f"{IMPL_ENV}.*'cuda'"):
+        asymmetric_loss(*make_inputs((7, 3), 'index'))
+
+
+def test_float64_is_refused():
+    pred, target = make_inputs((7, 3), 'index', torch.float64)
+    with pytest.raises(TypeError, match='float64'):
+        asymmetric_loss_fused(pred, target)
+
+
+@pytest.mark.skipif(CUDA, reason='on CUDA a device-side assert: see the subprocess test')
+@pytest.mark.parametrize('target', [torch.tensor([0, 4, 1]), torch.tensor([0, -1, 1]),
+                                    torch.full((3, 3), 1.5)])
+def test_out_of_range_labels_fail_on_the_device_flag(target):
+    pred = torch.randn(3, 3)
+    with pytest.raises(ValueError, match=r'target.*\[0, (3|1)\]'):  # the entry point, on CPU
+        asymmetric_loss_fused(pred, target)
+    with pytest.raises(RuntimeError, match='target class indices must be in'):  # the kernel
+        AsymmetricLossTritonFunction.apply(pred, target, None, 0.0, 4.0, 0.05, None, False,
+                                           True, 1.0)
+
+
+@pytest.mark.skipif(not CUDA, reason='device-side assert: CUDA only')
+def test_out_of_range_labels_trigger_a_device_assert():
+    code = ('import torch; from asl_mmdet.ops.asymmetric_loss_triton import '
+            'asymmetric_loss_fused as f; '
+            'loss = f(torch.randn(3, 3, device="cuda"), torch.tensor([0, 4, 1], device="cuda")); '
+            'torch.cuda.synchronize()')
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (ROOT, env.get('PYTHONPATH')) if p)
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode != 0
+    assert 'device-side assert' in result.stderr or 'must be in' in result.stderr
+
+
+def test_autocast_accepts_half_logits():
+    dtype = torch.float16 if CUDA else torch.bfloat16
+    torch.manual_seed(0)
+    model = torch.nn.Linear(16, 5).to(DEVICE)
+    x = torch.randn(32, 16, device=DEVICE)
+    target = torch.randint(0, 6, (32, ), device=DEVICE)
+    results = []
+    for impl in (asymmetric_loss_fused, asl_ref):
+        model.zero_grad()
+        with torch.autocast(DEVICE, dtype=dtype):
+            logits = model(x)
+            assert logits.dtype == dtype
+            loss = impl(logits, target, gamma_pos=1.0)
+        loss.backward()
+        results.append((loss.detach(), model.weight.grad.clone()))
+    (out, grad), (ref, ref_grad) = results
+    assert out.dtype == dtype
+    rtol = TOLERANCES[dtype][0]
+    torch.testing.assert_close(out, ref, rtol=rtol, atol=0)
+    torch.testing.assert_close(grad, ref_grad, rtol=rtol, atol=rtol * ref_grad.abs().max())
+
+
+def test_torch_compile_has_no_graph_break(monkeypatch):
+    """The whole step is one graph; on CUDA Inductor compiles it with the kernels inside."""
+    monkeypatch.setenv(IMPL_ENV, 'triton')
+    torch.manual_seed(0)
+    model = torch.nn.Linear(16, 5).to(DEVICE)
+    x = torch.randn(32, 16, device=DEVICE)
+    target = torch.randint(0, 6, (32, ), device=DEVICE)
+
+    def step(x, target):
+        return asymmetric_loss(model(x), target, gamma_pos=1.0, reduction='sum') * 0.5
+
+    compiled = torch.compile(step, backend='inductor' if CUDA else 'aot_eager', fullgraph=True)
+    results = []
+    for fn in (compiled, step):
+        model.zero_grad()
+        loss = fn(x, target)
+        loss.backward()
+        results.append((loss.detach(), model.weight.grad.clone()))
+    (out, grad), (ref, ref_grad) = results
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-5, atol=1e-6)
+
+
+def test_float16_gradients_survive_loss_scaling():
+    """A float16 gradient gets the mean's 1 / N in backward, together with grad_output (a
+    GradScaler's factor), so forward does not flush its small values to zero."""
+    pred, target = make_inputs((41, 1271), 'index', torch.float16)
+    scaler = torch.tensor(2.0**14, device=DEVICE)
+    _, grad = loss_and_grad(lambda x: asymmetric_loss_fused(x, target), pred, scaler)
+    _, oracle = loss_and_grad(lambda x: asl_ref(x, target), pred.double(), scaler.double())
+    assert grad.dtype == torch.float16
+    subnormal = torch.finfo(torch.float16).tiny * torch.finfo(torch.float16).eps
+    torch.testing.assert_close(grad.double(), oracle, rtol=1e-3, atol=subnormal)
