@@ -1,4 +1,5 @@
-"""tools/benchmark_loss.py runs: its CPU smoke mode (and, without a GPU, its default mode)."""
+"""tools/benchmark_loss.py runs: its CPU smoke mode (and, without a GPU, its default mode);
+tools/benchmark_loss_cpu.py prints its table."""
 import os
 import subprocess
 import sys
@@ -10,10 +11,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SCRIPT = os.path.join(ROOT, 'tools', 'benchmark_loss.py')
 
 
-def run_script(*args):
+def run_script(*args, script=SCRIPT):
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(p for p in (ROOT, env.get('PYTHONPATH')) if p)
-    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
                           env=env, timeout=600)
 
 
@@ -33,3 +34,14 @@ def test_without_cuda_it_says_so_and_succeeds():
     result = run_script()
     assert result.returncode == 0, result.stderr
     assert 'CUDA required' in result.stdout
+
+
+def test_cpu_benchmark_prints_ratios_to_mmdet_focal():
+    result = run_script('--shape', '40x3', '--iters', '1',
+                        script=os.path.join(ROOT, 'tools', 'benchmark_loss_cpu.py'))
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith('| ')][1:]
+    assert [row.split(' | ')[0] for row in rows] == [
+        '| BCE with logits', '| mmdet py_sigmoid_focal_loss', '| official ASL formula, eager',
+        '| asl_mmdet, class-index targets', '| asl_mmdet, multi-hot targets']
+    assert rows[1].endswith('| 1.00x |')
