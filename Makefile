@@ -18,9 +18,9 @@ $(STAMP): setup.py requirements/runtime.txt requirements/mminstall.txt requireme
 	$(PIP) install -q $(TORCH)
 	# after torch, which pulls a setuptools without pkg_resources (mmcv's setup.py needs it)
 	$(PIP) install -q "setuptools<70" wheel ninja "numpy<2"
-	# mmengine first: it brings mmcv's Python dependencies, so `import mmcv.ops` below
-	# tells whether mmcv itself (with its compiled ops) is in place
-	$(PIP) install -q mmengine==0.10.7
+	# mmengine first (with the runtime pins, one resolver run): it brings mmcv's Python
+	# dependencies, so `import mmcv.ops` below tells whether mmcv itself is in place
+	$(PIP) install -q mmengine==0.10.7 -r requirements/runtime.txt
 	# mmcv 2.1.0 has no wheel for this Python: build it from source with its ops. Its setup.py
 	# forces -std=c++17 and torch 2.14's headers need C++20: see the mmcv targets below.
 	$(PY) -c "import mmcv.ops" 2>/dev/null || $(MAKE) --no-print-directory mmcv
