@@ -1,25 +1,43 @@
-"""Compare training runs from their MMEngine work dirs: a COCO AP table and a PNG of curves.
+"""Compare training runs from their MMEngine work dirs: a metric table and a PNG of curves.
 
 Usage: python tools/compare.py WORK_DIR_A WORK_DIR_B [...] [--out compare.png]
 
 Reads ``WORK_DIR/<timestamp>/vis_data/scalars.json`` (every timestamp, so a resumed run is one
-curve) and prints the last COCO AP, AP50, AP75, APs, APm, APl, the median seconds per training
-iteration and the peak GPU memory (MB, '-' on the CPU).
+curve) and prints the last evaluation's metrics, the median seconds per training iteration and
+the peak GPU memory (MB, '-' on the CPU). Detection runs show COCO AP, AP50, AP75, APs, APm, APl;
+multi-label classification runs (mmpretrain) show mAP, CP, CR, CF1, OP, OR, OF1.
 """
 import argparse
 import glob
 import json
 import os.path as osp
 import statistics
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-METRICS = [('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'), ('AP75', 'bbox_mAP_75'),
-           ('APs', 'bbox_mAP_s'), ('APm', 'bbox_mAP_m'), ('APl', 'bbox_mAP_l')]
+DETECTION_METRICS = [('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'), ('AP75', 'bbox_mAP_75'),
+                     ('APs', 'bbox_mAP_s'), ('APm', 'bbox_mAP_m'), ('APl', 'bbox_mAP_l')]
+# mmpretrain's AveragePrecision and MultiLabelMetric (macro: C*, micro: O*), in percent
+CLASSIFICATION_METRICS = [('mAP', 'mAP'), ('CP', 'precision'), ('CR', 'recall'),
+                          ('CF1', 'f1-score'), ('OP', 'precision_micro'),
+                          ('OR', 'recall_micro'), ('OF1', 'f1-score_micro')]
+
+
+def _value(record: dict, key: str) -> Optional[float]:
+    """The value of metric ``key`` in a validation record, whatever its prefix."""
+    return next((v for k, v in record.items() if k.endswith('/' + key)), None)
+
+
+def metrics_of(scalars: Dict[str, List[dict]]) -> List[Tuple[str, str]]:
+    """The metric columns of a run: detection's or classification's."""
+    record = scalars['val'][-1] if scalars['val'] else {}
+    if _value(record, 'mAP') is not None:
+        return CLASSIFICATION_METRICS
+    return DETECTION_METRICS
 
 
 def load_scalars(work_dir: str) -> Dict[str, List[dict]]:
@@ -32,7 +50,7 @@ def load_scalars(work_dir: str) -> Dict[str, List[dict]]:
         with open(path) as f:
             for line in f:
                 record = json.loads(line)
-                if any(key.endswith('bbox_mAP') for key in record):
+                if any(key.endswith(('/bbox_mAP', '/mAP')) for key in record):
                     val.append(record)
                 elif 'loss' in record:
                     train.append(record)
@@ -42,8 +60,8 @@ def load_scalars(work_dir: str) -> Dict[str, List[dict]]:
 def summarise(name: str, scalars: Dict[str, List[dict]]) -> dict:
     row = dict(run=name)
     last_val = scalars['val'][-1] if scalars['val'] else {}
-    for label, key in METRICS:
-        value = next((v for k, v in last_val.items() if k.endswith('/' + key)), None)
+    for label, key in metrics_of(scalars):
+        value = _value(last_val, key)
         row[label] = '-' if value is None else f'{value:.3f}'
     times = [r['time'] for r in scalars['train'] if 'time' in r]
     row['s/iter'] = f'{statistics.median(times):.3f}' if times else '-'
@@ -73,10 +91,12 @@ def plot(runs: Dict[str, Dict[str, List[dict]]], out: str) -> None:
             ax_loss.plot(steps, [r['loss_cls'] for r in scalars['train']], '--', color=colour,
                          label=f'{name} loss_cls')
         val_steps = [r['step'] for r in scalars['val']]
-        ap = [next(v for k, v in r.items() if k.endswith('/bbox_mAP')) for r in scalars['val']]
-        ax_ap.plot(val_steps, ap, 'o-', color=colour, label=name)
+        label, key = metrics_of(scalars)[0]
+        ax_ap.plot(val_steps, [_value(r, key) for r in scalars['val']], 'o-', color=colour,
+                   label=name)
+        ax_ap.set(ylabel=label, title=f'validation {label}')
     ax_loss.set(xlabel='iteration', ylabel='loss', title='training loss (dashed: loss_cls)')
-    ax_ap.set(xlabel='iteration', ylabel='COCO AP', title='validation bbox AP')
+    ax_ap.set(xlabel='iteration')
     for ax in (ax_loss, ax_ap):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

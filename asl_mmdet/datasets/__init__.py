@@ -1,0 +1,8 @@
+"""Datasets: the COCO multi-label dataset for mmpretrain and the embedded demo data."""
+import importlib.util
+
+__all__ = []
+
+if importlib.util.find_spec('mmpretrain') is not None:
+    from .coco_multilabel import CocoMultiLabel  # noqa: F401
+    __all__ += ['CocoMultiLabel']

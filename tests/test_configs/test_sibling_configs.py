@@ -1,4 +1,6 @@
-"""Each ASL config differs from its focal-loss sibling in model.bbox_head.loss_cls alone."""
+"""Each ASL config differs from its baseline siblings in the classification loss alone:
+model.bbox_head.loss_cls for detection (focal loss), model.head.loss for multi-label
+classification (BCE, focal loss)."""
 import os.path as osp
 
 import pytest
@@ -6,9 +8,13 @@ from mmengine.config import Config
 
 import asl_mmdet  # noqa: F401  (registers ASLoss)
 from mmdet.registry import MODELS
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs')
 DETECTORS = ['atss', 'retinanet', 'fcos']
+CLASSIFIERS = [('resnet50_coco-ml_asl', 'resnet50_coco-ml_bce', 'CrossEntropyLoss'),
+               ('resnet50_coco-ml_asl', 'resnet50_coco-ml_focal', 'FocalLoss'),
+               ('resnet50_voc07_asl', 'resnet50_voc07_bce', 'CrossEntropyLoss')]
 
 
 def flatten(node, prefix=''):
@@ -25,18 +31,41 @@ def flatten(node, prefix=''):
     return out
 
 
+def differing_parents(config_a, config_b):
+    """The parents of the leaves that differ between two resolved configs."""
+    flat_a = flatten(Config.fromfile(osp.join(CONFIGS, f'{config_a}.py')).to_dict())
+    flat_b = flatten(Config.fromfile(osp.join(CONFIGS, f'{config_b}.py')).to_dict())
+    differing = {key for key in flat_a.keys() | flat_b.keys()
+                 if flat_a.get(key, object()) != flat_b.get(key, object())}
+    assert differing, 'the siblings are identical'
+    return {key.rsplit('.', 1)[0] for key in differing}
+
+
 @pytest.mark.parametrize('detector', DETECTORS)
 def test_only_loss_cls_differs(detector):
     asl = Config.fromfile(osp.join(CONFIGS, f'{detector}_r50_asl.py')).to_dict()
     focal = Config.fromfile(osp.join(CONFIGS, f'{detector}_r50_focal.py')).to_dict()
-    flat_asl, flat_focal = flatten(asl), flatten(focal)
-    differing = {key for key in flat_asl.keys() | flat_focal.keys()
-                 if flat_asl.get(key, object()) != flat_focal.get(key, object())}
-    assert differing, 'the siblings are identical'
-    assert {key.rsplit('.', 1)[0] for key in differing} == {'model.bbox_head.loss_cls'}
+    assert differing_parents(f'{detector}_r50_asl', f'{detector}_r50_focal') == {
+        'model.bbox_head.loss_cls'}
     assert focal['model']['bbox_head']['loss_cls']['type'] == 'FocalLoss'
     loss_cfg = asl['model']['bbox_head']['loss_cls']
     assert loss_cfg['type'] == 'ASLoss' and 'gamma' not in loss_cfg  # _delete_ worked
     assert asl['custom_imports'] == dict(imports=['asl_mmdet'], allow_failed_imports=False)
     loss = MODELS.build(loss_cfg)
+    assert type(loss).__module__ == 'asl_mmdet.models.losses.asymmetric_loss'
+
+
+@pytest.mark.parametrize('asl_name, baseline_name, baseline_type', CLASSIFIERS)
+def test_only_head_loss_differs(asl_name, baseline_name, baseline_type):
+    assert differing_parents(asl_name, baseline_name) == {'model.head.loss'}
+    asl = Config.fromfile(osp.join(CONFIGS, f'{asl_name}.py'))
+    baseline = Config.fromfile(osp.join(CONFIGS, f'{baseline_name}.py'))
+    assert baseline.model.head.loss.type == baseline_type
+    loss_cfg = asl.model.head.loss
+    # the paper's classification setting, official gradient convention
+    assert (loss_cfg.type, loss_cfg.gamma_neg, loss_cfg.gamma_pos, loss_cfg.clip,
+            loss_cfg.detach_focal_weight) == ('ASLoss', 4.0, 0.0, 0.05, True)
+    assert asl.default_scope == 'mmpretrain'
+    assert asl.custom_imports == dict(imports=['asl_mmdet'], allow_failed_imports=False)
+    loss = MMPRETRAIN_MODELS.build(loss_cfg)
     assert type(loss).__module__ == 'asl_mmdet.models.losses.asymmetric_loss'

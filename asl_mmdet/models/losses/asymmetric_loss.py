@@ -1,4 +1,5 @@
-"""The Asymmetric Loss as an MMDetection loss module."""
+"""The Asymmetric Loss as an MMDetection (and mmpretrain) loss module."""
+import importlib.util
 from typing import Optional, Union
 
 import torch
@@ -35,7 +36,8 @@ class ASLoss(nn.Module):
     The defaults are the paper's best MS-COCO multi-label setting (Table 2:
     :math:`\gamma_+ = 0, \gamma_- = 4, m = 0.05`, 86.6 mAP) with no static weight.
     The name differs from mmpretrain's ``AsymmetricLoss`` so that a config naming
-    ``ASLoss`` always builds this class, in MMDetection's and mmpretrain's scopes alike.
+    ``ASLoss`` always builds this class, in MMDetection's and mmpretrain's scopes alike (it is
+    registered in both ``MODELS`` registries).
 
     Args:
         gamma_pos (float): focusing parameter of positives :math:`\gamma_+` (>= 0).
@@ -120,3 +122,10 @@ class ASLoss(nn.Module):
         return (f'gamma_pos={self.gamma_pos}, gamma_neg={self.gamma_neg}, clip={self.clip}, '
                 f'alpha={self.alpha}, detach_focal_weight={self.detach_focal_weight}, '
                 f'reduction={self.reduction!r}, loss_weight={self.loss_weight}')
+
+
+# mmpretrain's MODELS is a sibling of MMDetection's (both children of MMEngine's): register the
+# same class there, so `type='ASLoss'` builds it in a classification config's scope too.
+if importlib.util.find_spec('mmpretrain') is not None:
+    from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+    MMPRETRAIN_MODELS.register_module(module=ASLoss)

@@ -1,0 +1,11 @@
+# The focal-loss baseline of resnet50_coco-ml_asl.py (mmpretrain's FocalLoss, gamma=2,
+# alpha=0.25, as in the paper's comparison): the only difference is model.head.loss.
+_base_ = './resnet50_coco-ml_asl.py'
+model = dict(
+    head=dict(
+        loss=dict(
+            _delete_=True,  # ASLoss's gammas and clip must not leak into FocalLoss
+            type='FocalLoss',
+            gamma=2.0,
+            alpha=0.25,
+            loss_weight=1.0)))
