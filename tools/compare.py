@@ -8,8 +8,6 @@ the peak GPU memory (MB, '-' on the CPU). Detection runs show COCO AP, AP50, AP7
 multi-label classification runs (mmpretrain) show mAP, CP, CR, CF1, OP, OR, OF1.
 """
 import argparse
-import glob
-import json
 import os.path as osp
 import statistics
 from typing import Dict, List, Optional, Tuple
@@ -18,6 +16,8 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+
+from asl_mmdet.utils.scalars import read_scalars  # noqa: E402
 
 DETECTION_METRICS = [('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'), ('AP75', 'bbox_mAP_75'),
                      ('APs', 'bbox_mAP_s'), ('APm', 'bbox_mAP_m'), ('APl', 'bbox_mAP_l')]
@@ -42,18 +42,12 @@ def metrics_of(scalars: Dict[str, List[dict]]) -> List[Tuple[str, str]]:
 
 def load_scalars(work_dir: str) -> Dict[str, List[dict]]:
     """Training and validation records of a work dir, in logging order."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        raise FileNotFoundError(f'no */vis_data/scalars.json under work dir {work_dir!r}')
     train, val = [], []
-    for path in files:
-        with open(path) as f:
-            for line in f:
-                record = json.loads(line)
-                if any(key.endswith(('/bbox_mAP', '/mAP')) for key in record):
-                    val.append(record)
-                elif 'loss' in record:
-                    train.append(record)
+    for record in read_scalars(work_dir):
+        if any(key.endswith(('/bbox_mAP', '/mAP')) for key in record):
+            val.append(record)
+        elif 'loss' in record:
+            train.append(record)
     return dict(train=train, val=val)
 
 
