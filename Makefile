@@ -9,7 +9,7 @@ TORCH := torch==$(TORCH_VERSION) torchvision==0.29.1
 MM := mmdet==3.3.0 mmpretrain==1.2.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo clean-venv
+.PHONY: install test demo demo-cls clean-venv
 
 install: $(STAMP)
 
@@ -56,6 +56,9 @@ test: install
 
 demo: install
 	$(PY) tools/demo.py
+
+demo-cls: install
+	$(PY) tools/demo.py --task cls
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,9 +1,17 @@
-"""The main job on the embedded data: ATSS with focal loss vs ASL, side by side.
+"""The main jobs on the embedded data: loss pairs trained side by side and compared.
 
-Generates the synthetic COCO-format dataset into data/asl_demo (first run only), trains
-configs/atss_r50_focal.py, configs/atss_r50_asl_as_focal.py and configs/atss_r50_asl.py on it
-with tools/train.py (small input scale, short schedule: asl_mmdet.datasets.demo), evaluates each
-with the COCO metric and prints the tools/compare.py table and the path of its PNG.
+``--task det`` (``make demo``): generates the synthetic COCO-format dataset into data/asl_demo
+(first run only), trains configs/atss_r50_focal.py, configs/atss_r50_asl_as_focal.py and
+configs/atss_r50_asl.py on it with tools/train.py (small input scale, short schedule:
+asl_mmdet.datasets.demo) and evaluates each with the COCO metric.
+
+``--task cls`` (``make demo-cls``): the same images as a multi-label dataset (an image's labels
+are the classes of its annotated objects), trains configs/resnet50_coco-ml_bce.py and
+configs/resnet50_coco-ml_asl.py (small input scale, short one-cycle schedule, ResNet-18 in place
+of ResNet-50 so both runs take minutes on 2 CPU cores: asl_mmdet.datasets.demo_cls) and
+evaluates mAP and the F1 metrics.
+
+Both print the tools/compare.py table and the path of its PNG.
 """
 import argparse
 import os
@@ -12,35 +20,55 @@ import subprocess
 import sys
 
 from asl_mmdet.datasets.demo import demo_config
+from asl_mmdet.datasets.demo_cls import cls_demo_config, ensure_demo_cls_data
 from asl_mmdet.datasets.synthetic_coco import ensure_demo_data
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-RUNS = ['atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl']
+TASKS = {
+    # task: (configs, iterations, validations per run)
+    'det': (['atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'], 90, 3),
+    'cls': (['resnet50_coco-ml_bce', 'resnet50_coco-ml_asl'], 100, 4),
+}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description='Focal loss vs ASL on the embedded data')
-    parser.add_argument('--iters', type=int, default=90, help='training iterations per run')
+    parser = argparse.ArgumentParser(description='Loss pairs on the embedded data')
+    parser.add_argument('--task', choices=sorted(TASKS), default='det',
+                        help='det: ATSS focal vs ASL; cls: multi-label BCE vs ASL')
+    parser.add_argument('--iters', type=int, help='training iterations per run '
+                        '(det: 90, cls: 100)')
     parser.add_argument('--image-size', type=int, default=128, help='input scale')
-    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--depth', type=int, default=18,
+                        help='cls: ResNet depth (the configs: 50)')
+    parser.add_argument('--work-dir', help='default: work_dirs/demo (det), work_dirs/demo_cls')
     parser.add_argument('--data-root', default='data/asl_demo')
     args = parser.parse_args()
+    runs, iters, validations = TASKS[args.task]
+    iters = args.iters or iters
+    if iters < 1:
+        parser.error(f'--iters must be >= 1, got {iters}')
+    work_root = args.work_dir or ('work_dirs/demo' if args.task == 'det' else
+                                  'work_dirs/demo_cls')
 
-    ensure_demo_data(args.data_root)
+    (ensure_demo_data if args.task == 'det' else ensure_demo_cls_data)(args.data_root)
     work_dirs = []
-    for name in RUNS:
-        work_dir = osp.join(args.work_dir, name)
-        cfg = demo_config(osp.join(ROOT, 'configs', f'{name}.py'), args.data_root, work_dir,
-                          args.iters, image_size=args.image_size,
-                          val_interval=max(1, args.iters // 3))
+    for name in runs:
+        work_dir = osp.join(work_root, name)
+        config = osp.join(ROOT, 'configs', f'{name}.py')
+        common = dict(image_size=args.image_size, val_interval=max(1, iters // validations))
+        if args.task == 'det':
+            cfg = demo_config(config, args.data_root, work_dir, iters, **common)
+        else:
+            cfg = cls_demo_config(config, args.data_root, work_dir, iters, depth=args.depth,
+                                  **common)
         os.makedirs(work_dir, exist_ok=True)
         cfg_path = osp.join(work_dir, f'{name}_demo.py')
         cfg.dump(cfg_path)
-        print(f'== training {name} ({args.iters} iterations) -> {work_dir}', flush=True)
+        print(f'== training {name} ({iters} iterations) -> {work_dir}', flush=True)
         subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg_path,
                         '--work-dir', work_dir], check=True)
         work_dirs.append(work_dir)
-    out = osp.join(args.work_dir, 'compare.png')
+    out = osp.join(work_root, 'compare.png')
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'compare.py'), *work_dirs,
                     '--out', out], check=True)
 
