@@ -29,19 +29,24 @@ __all__ = ['PROB_SUM_NAMES', 'probability_sums', 'probability_gap']
 PROB_SUM_NAMES = ('pos_prob', 'pos_weight', 'neg_prob', 'neg_weight')
 
 
-def probability_sums(pred: Tensor, target: Tensor, weight: Optional[Tensor] = None) -> Tensor:
+def probability_sums(pred: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                     activated: bool = False) -> Tensor:
     """The four weighted sums of the probability analysis, from logits (one extra pass).
 
     Args:
-        pred (Tensor): logits of shape (N, C).
+        pred (Tensor): logits of shape (N, C), or probabilities if ``activated``.
         target (Tensor): class indices of shape (N,) in [0, C] (C is background), or
             multi-hot / soft labels of shape (N, C) in [0, 1].
         weight (Tensor, optional): element weights of shape (N,), (N, 1) or (N, C).
+        activated (bool): ``pred`` holds probabilities already (like MMDetection's
+            ``FocalLoss(activated=True)``).
 
     Returns:
         Tensor: ``[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))]``, shape
         (4,), detached, float32 (float64 for float64 logits).
     """
+    if not isinstance(activated, bool):
+        raise TypeError(f'activated must be a bool, got {activated!r}')
     weight = _check_inputs(pred, target, weight)
     if target.device.type == 'cpu':
         _check_target_values(target, pred.shape[1])
@@ -49,8 +54,8 @@ def probability_sums(pred: Tensor, target: Tensor, weight: Optional[Tensor] = No
     with torch.no_grad():
         if target.dtype.is_floating_point:
             target = target.to(dtype)
-        return prob_sums_from_probs(torch.sigmoid(pred.to(dtype)), target,
-                                    None if weight is None else weight.to(dtype))
+        probs = pred.to(dtype) if activated else torch.sigmoid(pred.to(dtype))
+        return prob_sums_from_probs(probs, target, None if weight is None else weight.to(dtype))
 
 
 def probability_gap(sums: Tensor) -> Tuple[Tensor, Tensor, Tensor]:

@@ -172,6 +172,13 @@ def test_empty_input_gives_zero_sums(impl):
     assert torch.isnan(probability_gap(sums)[2])
 
 
+def test_standalone_takes_probabilities_when_activated():
+    pred, target, weight = make_inputs(SHAPE, 'index', 'nc')
+    sums = probability_sums(torch.sigmoid(pred), target, weight, activated=True)
+    torch.testing.assert_close(sums.double().cpu(), oracle_sums(pred, target, weight),
+                               rtol=2e-6, atol=1e-6)
+
+
 def test_torch_compile_with_sums_has_no_graph_break(monkeypatch):
     fused_module()
     monkeypatch.setenv(IMPL_ENV, 'triton')
@@ -214,3 +221,5 @@ def test_bad_arguments_are_named():
         probability_sums(pred, torch.tensor([0, 5, 1], device=DEVICE))
     with pytest.raises(ValueError, match='weight must have shape'):
         probability_sums(pred, target, torch.ones(4, device=DEVICE))
+    with pytest.raises(TypeError, match="activated must be a bool, got 'no'"):
+        probability_sums(pred, target, activated='no')
