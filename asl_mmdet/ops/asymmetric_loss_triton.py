@@ -405,11 +405,11 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
     grad = (torch.empty((num_rows, num_cols), dtype=pred.dtype, device=device)
             if need_grad else pred.new_empty(0))
     ok = torch.ones(1, dtype=torch.int32, device=device)
-    sums = torch.zeros(4 if prob_sums else 0, dtype=torch.float32, device=device)
     if num_rows * num_cols == 0:
         loss = (pred.new_zeros(()) if reduce
                 else torch.empty((num_rows, num_cols), dtype=pred.dtype, device=device))
-        return loss, grad, ok, sums
+        return loss, grad, ok, torch.zeros(4 if prob_sums else 0, dtype=torch.float32,
+                                           device=device)
 
     block_n, block_c, cols_per_program, grid = _forward_config(num_rows, num_cols)
     pred, stride_pred_n, stride_pred_c = _strides(pred, num_cols)
@@ -441,8 +441,8 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
         INDEX_TARGET=not target.dtype.is_floating_point, WEIGHT=weight_kind,
         REDUCE=bool(reduce), NEED_GRAD=bool(need_grad), PROB_SUMS=bool(prob_sums),
         BLOCK_N=block_n, BLOCK_C=block_c, num_warps=_NUM_WARPS)
-    if prob_sums:
-        sums = partials.view(-1, 4).sum(0)
+    sums = (partials.view(-1, 4).sum(0) if prob_sums
+            else torch.empty(0, dtype=torch.float32, device=device))
     if not reduce:
         return out, grad, ok, sums
     loss = out.sum() if out.numel() > 1 else out.view(())
