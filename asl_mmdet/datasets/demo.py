@@ -2,7 +2,8 @@
 
 The real configs keep MMDetection's COCO paths, input scale and schedule; these overrides swap
 in the generated dataset, a small input scale, a short iteration-based schedule and no
-pretrained weights (nothing is downloaded).
+pretrained weights (nothing is downloaded). :func:`demo_config` also logs the paper's
+probability analysis (p_t+, p_t-, Delta p: ``ASLProbabilityHook``) with the other scalars.
 """
 import os.path as osp
 from typing import Optional
@@ -12,6 +13,8 @@ from mmengine.config import Config
 from .synthetic_coco import CLASSES
 
 __all__ = ['demo_overrides', 'demo_config']
+
+PROB_HOOKS = ('ASLProbabilityHook', 'AdaptiveAsymmetryHook')
 
 
 def _pipelines(image_size: int):
@@ -95,11 +98,28 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
 
 
 def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
-                launcher: Optional[str] = None, **kwargs) -> Config:
-    """Load ``config_file``, merge :func:`demo_overrides` and set ``work_dir``."""
+                launcher: Optional[str] = None, log_prob_gap: bool = True, **kwargs) -> Config:
+    """Load ``config_file``, merge :func:`demo_overrides` and set ``work_dir``.
+
+    Args:
+        config_file (str): a detection config.
+        data_root (str): root written by :func:`ensure_demo_data`.
+        work_dir (str): the run's work dir.
+        max_iters (int): training iterations.
+        launcher (str, optional): MMEngine's launcher.
+        log_prob_gap (bool): add ``ASLProbabilityHook`` at the logger's interval (to the
+            config's ``custom_hooks``), so that ``scalars.json`` holds ``asl_p_pos``,
+            ``asl_p_neg``, ``asl_delta_p`` and ``asl_gamma_neg``; not if the config has it or
+            ``AdaptiveAsymmetryHook`` (which logs them) already.
+        **kwargs: the keyword arguments of :func:`demo_overrides`.
+    """
     cfg = Config.fromfile(config_file)
     cfg.merge_from_dict(demo_overrides(data_root, max_iters, **kwargs))
     cfg.work_dir = work_dir
     if launcher is not None:
         cfg.launcher = launcher
+    hooks = list(cfg.get('custom_hooks', []))
+    if log_prob_gap and not any(hook['type'] in PROB_HOOKS for hook in hooks):
+        interval = cfg.default_hooks.logger.interval
+        cfg.custom_hooks = hooks + [dict(type='ASLProbabilityHook', interval=interval)]
     return cfg

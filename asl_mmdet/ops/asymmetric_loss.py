@@ -4,12 +4,16 @@
 (:mod:`asl_mmdet.ops.asymmetric_loss_triton`) for CUDA logits of dtype float32, float16 or
 bfloat16 when Triton is installed, and the plain-PyTorch reference otherwise. The environment
 variable ``ASL_MMDET_IMPL`` forces either: ``ref``, ``triton``, or unset / ``auto``.
+
+With ``return_prob_sums=True`` both also return the weighted sums of the paper's probability
+analysis (Sec. 2.6), computed in the same pass as the loss; see
+:mod:`asl_mmdet.ops.probability_gap`.
 """
 import importlib.util
 import math
 import numbers
 import os
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -133,7 +137,8 @@ def asymmetric_loss(pred: Tensor,
                     reduction: str = 'mean',
                     avg_factor: Optional[Union[float, Tensor]] = None,
                     loss_weight: float = 1.0,
-                    eps: float = torch.finfo(torch.float32).eps) -> Tensor:
+                    eps: float = torch.finfo(torch.float32).eps,
+                    return_prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """Asymmetric Loss (Ridnik et al., ICCV 2021, Eq. 7) with MMDetection's reduction rules.
 
     For ``p = sigmoid(z)`` and ``p_m = max(p - m, 0)``:
@@ -157,12 +162,18 @@ def asymmetric_loss(pred: Tensor,
             ``sum / (avg_factor + eps)``; with ``'sum'`` it is an error.
         loss_weight (float): factor applied to the result.
         eps (float): added to ``avg_factor``.
+        return_prob_sums (bool): also return the probability analysis' weighted sums
+            ``[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))]`` (Eq. 9-10; for
+            class indices ``y`` is 1 at the labelled element), computed from the
+            probabilities the loss computes: no extra pass over the logits.
 
     Returns:
-        Tensor: a scalar, or the (N, C) element-wise loss for ``'none'``, in pred's dtype.
+        Tensor | tuple[Tensor, Tensor]: the loss, a scalar, or the (N, C) element-wise loss
+        for ``'none'``, in pred's dtype; with ``return_prob_sums``, also the detached sums of
+        shape (4,) (float32, float64 for float64 logits).
     """
     args = (pred, target, weight, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
-            reduction, avg_factor, loss_weight, eps)
+            reduction, avg_factor, loss_weight, eps, return_prob_sums)
     if isinstance(pred, Tensor) and use_fused(pred):
         from .asymmetric_loss_triton import asymmetric_loss_fused
         return asymmetric_loss_fused(*args)
@@ -174,12 +185,15 @@ def apply_asymmetric_loss(function, checks_labels: bool, pred: Tensor, target: T
                           clip: Optional[float], alpha: Optional[float],
                           detach_focal_weight: bool, reduction: str,
                           avg_factor: Optional[Union[float, Tensor]], loss_weight: float,
-                          eps: float) -> Tensor:
+                          eps: float,
+                          return_prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """:func:`asymmetric_loss` computed by ``function``, an autograd Function with the
     signature of :class:`AsymmetricLossRefFunction`; ``checks_labels`` says that it
     range-checks the labels itself on the device (then they are checked here only on the CPU
     in eager mode, where an error can name the bad value)."""
     check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reduction)
+    if not isinstance(return_prob_sums, bool):
+        raise TypeError(f'return_prob_sums must be a bool, got {_describe(return_prob_sums)}')
     _check_number('loss_weight', loss_weight, -math.inf)
     weight = _check_inputs(pred, target, weight)
     if not checks_labels or (target.device.type == 'cpu'
@@ -200,7 +214,11 @@ def apply_asymmetric_loss(function, checks_labels: bool, pred: Tensor, target: T
     else:
         scale = loss_weight / (avg_factor + eps)
 
-    loss = function.apply(pred, target, weight, float(gamma_pos), float(gamma_neg),
-                          float(clip or 0.0), None if alpha is None else float(alpha),
-                          bool(detach_focal_weight), reduction != 'none', float(scale))
-    return loss if divide_by is None else loss / divide_by
+    out = function.apply(pred, target, weight, float(gamma_pos), float(gamma_neg),
+                         float(clip or 0.0), None if alpha is None else float(alpha),
+                         bool(detach_focal_weight), reduction != 'none', float(scale),
+                         return_prob_sums)
+    loss, sums = out if return_prob_sums else (out, None)
+    if divide_by is not None:
+        loss = loss / divide_by
+    return (loss, sums) if return_prob_sums else loss

@@ -7,14 +7,18 @@ finite logit: ``log(1 - p)`` comes from ``logsigmoid`` and the shifted ``log(1 -
 ``1 - p_m >= m``. With class-index targets (dense heads) every element is a negative except
 at most one per row, so the negative term is computed everywhere and the positive term only
 at the labelled positions.
+
+On request the forward pass also returns the four weighted sums of the probability analysis
+(paper Sec. 2.6, Eq. 9-10), computed from the ``p = sigmoid(z)`` that the negative term uses:
+see :func:`prob_sums_from_probs`.
 """
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['asl_loss_and_grad', 'negative_terms', 'positive_terms',
+__all__ = ['asl_loss_and_grad', 'negative_terms', 'positive_terms', 'prob_sums_from_probs',
            'AsymmetricLossRefFunction']
 
 _Terms = Tuple[Tensor, Optional[Tensor]]
@@ -33,13 +37,15 @@ def _power(base: Tensor, exponent: float) -> Optional[Tensor]:
 
 
 def negative_terms(z: Tensor, gamma_neg: float, clip: float, detach_focal_weight: bool,
-                   need_grad: bool) -> _Terms:
+                   need_grad: bool, p: Optional[Tensor] = None) -> _Terms:
     """``-L-`` of Eq. 6 and its derivative (Eq. 8) for logits ``z`` of any shape.
 
     With ``p_m = max(p - m, 0)``: ``-L- = -p_m^g log(1 - p_m)`` and
     ``d(-L-)/dz = p_m^g [1 / (1 - p_m) - g log(1 - p_m) / p_m] p (1 - p)``, zero where p <= m.
+    ``p``, if given, is ``sigmoid(z)`` computed already; it is overwritten.
     """
-    p = torch.sigmoid(z)
+    if p is None:
+        p = torch.sigmoid(z)
     if clip > 0:
         p_m = p.sub(clip).clamp_(min=0)
         r = torch.rsub(p_m, 1)  # 1 - p_m >= m
@@ -88,7 +94,7 @@ def positive_terms(z: Tensor, gamma_pos: float, detach_focal_weight: bool,
 
 def asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos: float, gamma_neg: float,
                       clip: float, alpha: Optional[float], detach_focal_weight: bool,
-                      need_grad: bool) -> _Terms:
+                      need_grad: bool, probs: Optional[Tensor] = None) -> _Terms:
     """Element-wise Asymmetric Loss ``-y L+ - (1 - y) L-`` (Eq. 7) and its gradient.
 
     Args:
@@ -101,13 +107,15 @@ def asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos: float, gamma_ne
         alpha (float, optional): weight of positives (negatives get ``1 - alpha``).
         detach_focal_weight (bool): treat the focusing weights as constants in the gradient.
         need_grad (bool): whether to compute the gradient.
+        probs (Tensor, optional): ``sigmoid(logits)`` if computed already (it is overwritten).
 
     Returns:
         tuple[Tensor, Tensor | None]: the loss of shape (N, C) and its derivative with
         respect to ``z`` (None when ``need_grad`` is False).
     """
     a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
-    loss, grad = negative_terms(logits, gamma_neg, clip, detach_focal_weight, need_grad)
+    loss, grad = negative_terms(logits, gamma_neg, clip, detach_focal_weight, need_grad,
+                                probs)
     if a_neg != 1:
         loss.mul_(a_neg)
         if need_grad:
@@ -129,6 +137,48 @@ def asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos: float, gamma_ne
     return loss, grad
 
 
+def prob_sums_from_probs(probs: Tensor, target: Tensor, weight: Optional[Tensor]) -> Tensor:
+    """The weighted sums of the probability analysis (Eq. 9-10) from ``p = sigmoid(z)``.
+
+    With ``w`` the weights (1 where None) and ``y`` the labels (for class indices: 1 at the
+    labelled element of a row, 0 elsewhere, and 0 everywhere in a background row):
+    ``[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))]``, so that
+    ``p_t+ = s[0] / s[1]`` and ``p_t- = s[2] / s[3]``. Elements of weight 0 drop out.
+
+    Args:
+        probs (Tensor): probabilities ``p`` of shape (N, C).
+        target (Tensor): class indices of shape (N,) in [0, C] (C is background), or labels
+            of shape (N, C) in [0, 1] in the dtype of ``probs``.
+        weight (Tensor, optional): weights of shape (N, 1) or (N, C) in the dtype of
+            ``probs``.
+
+    Returns:
+        Tensor: the four sums, shape (4,), in the dtype of ``probs``.
+    """
+    q = torch.rsub(probs, 1)
+    if target.dtype.is_floating_point:
+        pos_weight = target if weight is None else target * weight
+        neg_weight = torch.rsub(target, 1) if weight is None else weight - pos_weight
+        return torch.stack([(pos_weight * probs).sum(), pos_weight.sum(),
+                            (neg_weight * q).sum(), neg_weight.sum()])
+    rows = (target < probs.shape[1]).nonzero().squeeze(1)
+    cols = target[rows]
+    p_pos, q_pos = probs[rows, cols], q[rows, cols]
+    if weight is None:
+        pos_weight = torch.ones_like(q_pos)
+        all_weight = probs.new_tensor(float(probs.numel()))
+        all_neg_prob = q.sum()
+    else:
+        pos_weight = weight[rows, cols if weight.shape[1] > 1 else 0]
+        all_weight = weight.expand_as(probs).sum()
+        all_neg_prob = (weight * q).sum()
+    pos_weight_sum = pos_weight.sum()
+    # every element but the labelled ones is a negative
+    return torch.stack([(pos_weight * p_pos).sum(), pos_weight_sum,
+                        all_neg_prob - (pos_weight * q_pos).sum(),
+                        all_weight - pos_weight_sum])
+
+
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """Math runs in float32 for every floating dtype but float64."""
     return torch.float64 if dtype == torch.float64 else torch.float32
@@ -144,7 +194,8 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pred: Tensor, target: Tensor, weight: Optional[Tensor],
                 gamma_pos: float, gamma_neg: float, clip: float, alpha: Optional[float],
-                detach_focal_weight: bool, reduce: bool, scale: float) -> Tensor:
+                detach_focal_weight: bool, reduce: bool, scale: float,
+                prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         """See :func:`asl_mmdet.ops.asymmetric_loss.asymmetric_loss`.
 
         Args:
@@ -154,16 +205,23 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
             weight (Tensor, optional): weights of shape (N, 1) or (N, C).
             reduce (bool): return ``scale * sum(loss)`` if True, else ``scale * loss``.
             scale (float): ``loss_weight`` over the reduction's denominator.
+            prob_sums (bool): also return the (4,) sums of :func:`prob_sums_from_probs`
+                (not differentiable), from the probabilities the loss computes.
         """
         dtype = compute_dtype(pred.dtype)
         z = pred.to(dtype)
         if target.dtype.is_floating_point:
             target = target.to(dtype)
-        need_grad = ctx.needs_input_grad[0]
-        loss, grad = asl_loss_and_grad(z, target, gamma_pos, gamma_neg, clip, alpha,
-                                       detach_focal_weight, need_grad)
         if weight is not None:
             weight = weight.to(dtype)
+        need_grad = ctx.needs_input_grad[0]
+        probs = sums = None
+        if prob_sums:
+            probs = torch.sigmoid(z)
+            sums = prob_sums_from_probs(probs, target, weight)
+        loss, grad = asl_loss_and_grad(z, target, gamma_pos, gamma_neg, clip, alpha,
+                                       detach_focal_weight, need_grad, probs)
+        if weight is not None:
             loss.mul_(weight)
             if need_grad:
                 grad.mul_(weight)
@@ -174,11 +232,16 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
                 grad.mul_(scale)
         if need_grad:
             ctx.save_for_backward(grad.to(pred.dtype))
-        return out.to(pred.dtype)
+        out = out.to(pred.dtype)
+        if not prob_sums:
+            return out
+        ctx.mark_non_differentiable(sums)
+        return out, sums
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor):
+    def backward(ctx, grad_output: Tensor, *unused):
         (grad, ) = ctx.saved_tensors
+        nones = (None, ) * (len(ctx.needs_input_grad) - 1)  # 9 or 10 arguments but pred
         if grad_output.numel() == 1 and grad_output.item() == 1:
-            return (grad, ) + (None, ) * 9
-        return (grad * grad_output, ) + (None, ) * 9
+            return (grad, ) + nones
+        return (grad * grad_output, ) + nones

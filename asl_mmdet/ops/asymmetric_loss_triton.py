@@ -22,6 +22,11 @@ device flag that the host asserts on with ``torch._assert_async`` (no host synch
 The reduced loss is the sum of a fixed-size buffer of per-program partial sums, so it is
 bit-identical from run to run (no float atomics).
 
+Behind the ``PROB_SUMS`` flag (off by default: the kernel compiled without it is unchanged) the
+same pass also accumulates the four weighted sums of the paper's probability analysis
+(Sec. 2.6, :mod:`asl_mmdet.ops.probability_gap`) from the ``p`` and ``1 - p`` it computes
+anyway, into per-program partials that the host sums, as deterministic as the loss.
+
 Kernels run on the CPU too when ``TRITON_INTERPRET=1`` is set before this module is imported.
 """
 import contextlib
@@ -154,7 +159,7 @@ def _lerp(start, end, weight):
 
 @triton.jit
 def _asl_forward_kernel(
-        pred_ptr, target_ptr, weight_ptr, out_ptr, grad_ptr, ok_ptr,
+        pred_ptr, target_ptr, weight_ptr, out_ptr, grad_ptr, ok_ptr, sums_ptr,
         num_rows, num_cols, cols_per_program,
         stride_pred_n, stride_pred_c, stride_target_n, stride_target_c,
         stride_weight_n, stride_weight_c,
@@ -162,7 +167,7 @@ def _asl_forward_kernel(
         POW_POS: tl.constexpr, POW_NEG: tl.constexpr, CLIP: tl.constexpr,
         ALPHA: tl.constexpr, DETACH: tl.constexpr, INDEX_TARGET: tl.constexpr,
         WEIGHT: tl.constexpr, REDUCE: tl.constexpr, NEED_GRAD: tl.constexpr,
-        BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr):
+        PROB_SUMS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr):
     """One program: BLOCK_N rows from pid_n * BLOCK_N, cols_per_program columns from
     pid_c * cols_per_program, walked BLOCK_C at a time.
 
@@ -170,6 +175,8 @@ def _asl_forward_kernel(
     REDUCE: write scale * (sum of the program's weighted losses) to out_ptr[program], else the
     weighted, scaled element-wise loss to the contiguous (N, C) out_ptr.
     NEED_GRAD: write grad_scale * (the weighted gradient) to the contiguous (N, C) grad_ptr.
+    PROB_SUMS: write the program's [sum(w y p), sum(w y), sum(w (1 - y) (1 - p)),
+    sum(w (1 - y))] (y: 1 at the labelled element for class indices) to sums_ptr[4 * program:].
     """
     pid_n = tl.program_id(0)
     pid_c = tl.program_id(1)
@@ -202,6 +209,11 @@ def _asl_forward_kernel(
         bad_tile = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.int32)
     if REDUCE:
         acc = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.float32)
+    if PROB_SUMS:
+        pos_prob_acc = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.float32)
+        pos_weight_acc = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.float32)
+        neg_prob_acc = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.float32)
+        neg_weight_acc = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.float32)
 
     for col_start in range(col_lo, col_hi, BLOCK_C):
         cols = col_start + tl.arange(0, BLOCK_C)
@@ -237,6 +249,22 @@ def _asl_forward_kernel(
                              other=0.0).to(tl.float32)
             loss = loss * weight
             grad = grad * weight
+        if PROB_SUMS:
+            if WEIGHT == 0:
+                w = tl.where(mask, 1.0, 0.0)
+            elif WEIGHT == 1:
+                w = tl.where(mask, row_weight[:, None], 0.0)
+            else:
+                w = weight  # 0 where masked
+            if INDEX_TARGET:
+                w_pos = tl.where(positive, w, 0.0)
+            else:
+                w_pos = w * y
+            w_neg = w - w_pos
+            pos_prob_acc += w_pos * p
+            pos_weight_acc += w_pos
+            neg_prob_acc += w_neg * q
+            neg_weight_acc += w_neg
         out_offsets = out_rows[:, None] + cols[None, :]
         if REDUCE:
             acc += tl.where(mask, loss, 0.0)
@@ -247,8 +275,14 @@ def _asl_forward_kernel(
             tl.store(grad_ptr + out_offsets, (grad * grad_scale).to(grad_ptr.dtype.element_ty),
                      mask=mask)
 
+    program = pid_n * tl.num_programs(1) + pid_c
     if REDUCE:
-        tl.store(out_ptr + pid_n * tl.num_programs(1) + pid_c, tl.sum(acc) * scale)
+        tl.store(out_ptr + program, tl.sum(acc) * scale)
+    if PROB_SUMS:
+        tl.store(sums_ptr + 4 * program, tl.sum(pos_prob_acc))
+        tl.store(sums_ptr + 4 * program + 1, tl.sum(pos_weight_acc))
+        tl.store(sums_ptr + 4 * program + 2, tl.sum(neg_prob_acc))
+        tl.store(sums_ptr + 4 * program + 3, tl.sum(neg_weight_acc))
     if not INDEX_TARGET:
         num_bad = tl.sum(bad_tile)
     if num_bad > 0:
@@ -338,8 +372,10 @@ def _check_devices(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> No
 def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
                       gamma_neg: float, clip: float, alpha: Optional[float],
                       detach_focal_weight: bool, reduce: bool, scale: float, grad_scale: float,
-                      need_grad: bool, traced: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
-    """Launch the forward kernel: the loss, its gradient and the label-check flag.
+                      need_grad: bool, prob_sums: bool = False,
+                      traced: bool = False) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Launch the forward kernel: the loss, its gradient, the label-check flag and, on
+    request, the probability analysis' sums.
 
     Args:
         pred (Tensor): logits of shape (N, C), float32, float16 or bfloat16, any strides.
@@ -353,13 +389,16 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
         grad_scale (float): factor of the stored gradient: ``scale``, or 1 to leave it to
             backward.
         need_grad (bool): also compute ``grad_scale / scale * d(output) / d(pred)``.
+        prob_sums (bool): also accumulate the four sums of
+            :func:`asl_mmdet.ops.probability_gap.probability_sums` in the same pass.
         traced (bool): launch through :func:`torch.library.wrap_triton` (inside the custom op,
             so that ``torch.compile`` sees the kernel).
 
     Returns:
-        tuple[Tensor, Tensor, Tensor]: the loss (a scalar, or (N, C)) in pred's dtype; the
-        gradient, contiguous (N, C) in pred's dtype (empty if not ``need_grad``); a one-element
-        int32 tensor that is 0 if a label was out of range.
+        tuple[Tensor, Tensor, Tensor, Tensor]: the loss (a scalar, or (N, C)) in pred's dtype;
+        the gradient, contiguous (N, C) in pred's dtype (empty if not ``need_grad``); a
+        one-element int32 tensor that is 0 if a label was out of range; the float32 sums of
+        shape (4,) (empty if not ``prob_sums``).
     """
     num_rows, num_cols = pred.shape
     device = pred.device
@@ -369,7 +408,8 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
     if num_rows * num_cols == 0:
         loss = (pred.new_zeros(()) if reduce
                 else torch.empty((num_rows, num_cols), dtype=pred.dtype, device=device))
-        return loss, grad, ok
+        return loss, grad, ok, torch.zeros(4 if prob_sums else 0, dtype=torch.float32,
+                                           device=device)
 
     block_n, block_c, cols_per_program, grid = _forward_config(num_rows, num_cols)
     pred, stride_pred_n, stride_pred_c = _strides(pred, num_cols)
@@ -383,11 +423,14 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
         out = torch.empty(grid[0] * grid[1], dtype=torch.float32, device=device)
     else:
         out = torch.empty((num_rows, num_cols), dtype=pred.dtype, device=device)
+    if prob_sums:  # per-program partials, summed below: deterministic
+        partials = torch.empty(grid[0] * grid[1] * 4, dtype=torch.float32, device=device)
     a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
 
     kernel = wrap_triton(_asl_forward_kernel) if traced else _asl_forward_kernel
     kernel[grid](
         pred, target, weight, out, grad if need_grad else out, ok,
+        partials if prob_sums else out,
         num_rows, num_cols, cols_per_program,
         stride_pred_n, stride_pred_c, stride_target_n, stride_target_c,
         stride_weight_n, stride_weight_c,
@@ -396,12 +439,14 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
         POW_POS=_pow_mode(gamma_pos), POW_NEG=_pow_mode(gamma_neg), CLIP=clip > 0,
         ALPHA=alpha is not None, DETACH=bool(detach_focal_weight),
         INDEX_TARGET=not target.dtype.is_floating_point, WEIGHT=weight_kind,
-        REDUCE=bool(reduce), NEED_GRAD=bool(need_grad), BLOCK_N=block_n, BLOCK_C=block_c,
-        num_warps=_NUM_WARPS)
+        REDUCE=bool(reduce), NEED_GRAD=bool(need_grad), PROB_SUMS=bool(prob_sums),
+        BLOCK_N=block_n, BLOCK_C=block_c, num_warps=_NUM_WARPS)
+    sums = (partials.view(-1, 4).sum(0) if prob_sums
+            else torch.empty(0, dtype=torch.float32, device=device))
     if not reduce:
-        return out, grad, ok
+        return out, grad, ok, sums
     loss = out.sum() if out.numel() > 1 else out.view(())
-    return loss.to(pred.dtype), grad, ok
+    return loss.to(pred.dtype), grad, ok, sums
 
 
 def scale_grad_(grad: Tensor, grad_output: Tensor, scale: float = 1.0,
@@ -437,19 +482,21 @@ def scale_grad_(grad: Tensor, grad_output: Tensor, scale: float = 1.0,
 def _asl_forward_op(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
                     gamma_neg: float, clip: float, alpha: Optional[float],
                     detach_focal_weight: bool, reduce: bool, scale: float, grad_scale: float,
-                    need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
+                    need_grad: bool, prob_sums: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     return asl_forward_fused(pred, target, weight, gamma_pos, gamma_neg, clip, alpha,
                              detach_focal_weight, reduce, scale, grad_scale, need_grad,
-                             traced=not _INTERPRETED)
+                             prob_sums, traced=not _INTERPRETED)
 
 
 def _asl_forward_fake(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
                       gamma_neg: float, clip: float, alpha: Optional[float],
                       detach_focal_weight: bool, reduce: bool, scale: float,
-                      grad_scale: float, need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
+                      grad_scale: float, need_grad: bool,
+                      prob_sums: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     loss = pred.new_empty(() if reduce else pred.shape)
     grad = pred.new_empty(pred.shape if need_grad else (0, ))
-    return loss, grad, pred.new_empty(1, dtype=torch.int32)
+    sums = pred.new_empty(4 if prob_sums else 0, dtype=torch.float32)
+    return loss, grad, pred.new_empty(1, dtype=torch.int32), sums
 
 
 def _asl_scale_grad_op(grad: Tensor, grad_output: Tensor, scale: float) -> None:
@@ -486,7 +533,8 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
     :math:`p_m^{\gamma_-} [\frac{1}{1 - p_m} - \frac{\gamma_- \log(1 - p_m)}{p_m}] p (1 - p)`
     (zero where :math:`p \le m`).
 
-    Same arguments as :class:`asl_mmdet.ops.AsymmetricLossRefFunction`. Backward may run once
+    Same arguments and outputs as :class:`asl_mmdet.ops.AsymmetricLossRefFunction` (with
+    ``prob_sums``, the sums come from the kernel's pass). Backward may run once
     per forward: it scales the saved gradient in place (like Liger-Kernel's cross-entropy), so
     a second backward through the same graph (``retain_graph=True``) raises.
     """
@@ -494,7 +542,8 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pred: Tensor, target: Tensor, weight: Optional[Tensor],
                 gamma_pos: float, gamma_neg: float, clip: float, alpha: Optional[float],
-                detach_focal_weight: bool, reduce: bool, scale: float) -> Tensor:
+                detach_focal_weight: bool, reduce: bool, scale: float,
+                prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         """See :meth:`asl_mmdet.ops.AsymmetricLossRefFunction.forward`.
 
         Args:
@@ -504,28 +553,33 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
             weight (Tensor, optional): weights of shape (N, 1) or (N, C).
             reduce (bool): return ``scale * sum(loss)`` if True, else ``scale * loss``.
             scale (float): ``loss_weight`` over the reduction's denominator.
+            prob_sums (bool): also return the float32 (4,) sums of the probability analysis
+                (not differentiable), accumulated by the kernel in the same pass.
         """
         need_grad = ctx.needs_input_grad[0]
         # float16 gradients leave the reduction's scale (1 / N for a mean) to backward
         grad_scale, backward_scale = ((1.0, scale) if pred.dtype == torch.float16 else
                                       (scale, 1.0))
         args = (pred, target, weight, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
-                reduce, scale, grad_scale, need_grad)
+                reduce, scale, grad_scale, need_grad, prob_sums)
         if torch.compiler.is_compiling():
-            loss, grad, ok = torch.ops.asl_mmdet.asl_forward(*args)
+            loss, grad, ok, sums = torch.ops.asl_mmdet.asl_forward(*args)
         else:
             _check_devices(pred, target, weight)
             with _device_of(pred):
-                loss, grad, ok = asl_forward_fused(*args)
+                loss, grad, ok, sums = asl_forward_fused(*args)
         torch._assert_async(ok, _LABEL_MESSAGE)
         if need_grad:
             ctx.save_for_backward(grad)
             ctx.backward_scale = backward_scale
             ctx.backward_done = False
-        return loss
+        if not prob_sums:
+            return loss
+        ctx.mark_non_differentiable(sums)
+        return loss, sums
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor):
+    def backward(ctx, grad_output: Tensor, *unused):
         (grad, ) = ctx.saved_tensors
         if torch.compiler.is_compiling():
             torch.ops.asl_mmdet.asl_scale_grad_(grad, grad_output, ctx.backward_scale)
@@ -537,7 +591,7 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
             ctx.backward_done = True
             with _device_of(grad):
                 scale_grad_(grad, grad_output, ctx.backward_scale)
-        return (grad, ) + (None, ) * 9
+        return (grad, ) + (None, ) * (len(ctx.needs_input_grad) - 1)  # 9 or 10 but pred
 
 
 def asymmetric_loss_fused(pred: Tensor,
@@ -551,9 +605,10 @@ def asymmetric_loss_fused(pred: Tensor,
                           reduction: str = 'mean',
                           avg_factor: Optional[Union[float, Tensor]] = None,
                           loss_weight: float = 1.0,
-                          eps: float = torch.finfo(torch.float32).eps) -> Tensor:
+                          eps: float = torch.finfo(torch.float32).eps,
+                          return_prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """:func:`asl_mmdet.ops.asymmetric_loss` through the fused kernel, whatever the device
     (on the CPU it needs ``TRITON_INTERPRET=1``). Same arguments and result."""
     return apply_asymmetric_loss(AsymmetricLossTritonFunction, True, pred, target, weight,
                                  gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
-                                 reduction, avg_factor, loss_weight, eps)
+                                 reduction, avg_factor, loss_weight, eps, return_prob_sums)

@@ -1,6 +1,7 @@
 """tools/train.py, tools/test.py, tools/compare.py and tools/dist_train.sh on generated data, CPU.
 
-Every ASL / focal config trains 2 iterations and runs its COCO evaluation; a checkpoint
+Every ASL / focal config trains 2 iterations, logs the probability gap (ASLProbabilityHook, added
+by demo_config) and runs its COCO evaluation; a checkpoint
 reproduces the metrics reported at the end of training; --resume continues from the last
 checkpoint; 2 processes train through torchrun (gloo)."""
 import glob
@@ -49,11 +50,11 @@ def run_tool(*args):
     return result.stdout + result.stderr
 
 
-def val_records(work_dir):
+def val_records(work_dir, key='coco/bbox_mAP'):
     records = []
     for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
         with open(path) as f:
-            records += [r for r in map(json.loads, f) if 'coco/bbox_mAP' in r]
+            records += [r for r in map(json.loads, f) if key in r]
     return records
 
 
@@ -69,6 +70,11 @@ def test_config_trains_and_evaluates(name, data_root, tmp_path):
                 'bbox_mAP_l'):
         assert f'coco/{key}' in records[0]
     assert osp.exists(osp.join(work_dir, 'iter_2.pth'))
+    # the probability analysis, for ASLoss and for FocalLoss alike (its gamma as gamma_neg)
+    (train, ) = val_records(work_dir, key='loss')
+    assert 0 < train['asl_p_pos'] < 1 and 0 < train['asl_p_neg'] < 1
+    assert train['asl_delta_p'] == pytest.approx(train['asl_p_pos'] - train['asl_p_neg'])
+    assert train['asl_gamma_neg'] == 2.0  # focal loss's gamma, and the ASL configs' gamma_neg
 
 
 def test_checkpoint_reproduces_metrics_and_resume_continues(data_root, tmp_path):

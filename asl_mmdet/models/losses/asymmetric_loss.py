@@ -33,6 +33,14 @@ class ASLoss(nn.Module):
     :math:`1 - \alpha`, so ``gamma_pos=gamma_neg=2, clip=0, alpha=0.25`` is exactly
     MMDetection's ``FocalLoss`` and ``gamma_pos=gamma_neg=0, clip=0`` is BCE with logits.
 
+    Probability analysis (Sec. 2.6): with ``track_prob_stats = True`` every forward call
+    also adds the four weighted sums of :mod:`asl_mmdet.ops.probability_gap` (``p_t+``,
+    ``p_t-`` and ``Delta p`` of Eq. 9-10 are their ratios) to a detached device tensor, from
+    the probabilities the loss computes anyway and with no host synchronisation;
+    :meth:`pop_prob_sums` returns and clears it. A detection head calls its loss once per FPN
+    level, so the sums of a training iteration cover every level. The hooks of
+    :mod:`asl_mmdet.engine.hooks` switch it on.
+
     The defaults are the paper's best MS-COCO multi-label setting (Table 2:
     :math:`\gamma_+ = 0, \gamma_- = 4, m = 0.05`, 86.6 mAP) with no static weight.
     The name differs from mmpretrain's ``AsymmetricLoss`` so that a config naming
@@ -81,6 +89,8 @@ class ASLoss(nn.Module):
         self.use_sigmoid = use_sigmoid
         self.alpha = alpha
         self.detach_focal_weight = detach_focal_weight
+        self.track_prob_stats = False
+        self._prob_sums: Optional[Tensor] = None
 
     def forward(self,
                 pred: Tensor,
@@ -104,7 +114,9 @@ class ASLoss(nn.Module):
         if reduction_override not in (None, ) + REDUCTIONS:
             raise ValueError(f'reduction_override must be None or one of {REDUCTIONS}, '
                              f'got {reduction_override!r}')
-        return asymmetric_loss(
+        if not isinstance(self.track_prob_stats, bool):
+            raise TypeError(f'track_prob_stats must be a bool, got {self.track_prob_stats!r}')
+        out = asymmetric_loss(
             pred,
             target,
             weight,
@@ -116,7 +128,24 @@ class ASLoss(nn.Module):
             reduction=reduction_override or self.reduction,
             avg_factor=avg_factor,
             loss_weight=self.loss_weight,
-            eps=self.eps)
+            eps=self.eps,
+            return_prob_sums=self.track_prob_stats)
+        if not self.track_prob_stats:
+            return out
+        loss, sums = out
+        self._prob_sums = sums if self._prob_sums is None else self._prob_sums + sums
+        return loss
+
+    def pop_prob_sums(self) -> Optional[Tensor]:
+        """Return the probability sums accumulated since the last call, and clear them.
+
+        Returns:
+            Tensor | None: ``[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))]``
+            over every forward call with ``track_prob_stats`` on, shape (4,), detached, on
+            the device of the logits; None if there was none.
+        """
+        sums, self._prob_sums = self._prob_sums, None
+        return sums
 
     def extra_repr(self) -> str:
         return (f'gamma_pos={self.gamma_pos}, gamma_neg={self.gamma_neg}, clip={self.clip}, '

@@ -123,3 +123,53 @@ def test_forward_errors():
         loss(pred, torch.zeros(5, dtype=torch.long), avg_factor=2.0, reduction_override='sum')
     with pytest.raises(ValueError, match='class indices.*got 7'):
         loss(pred, torch.tensor([0, 1, 2, 3, 7]))
+
+
+
+def hand_prob_sums(pred, labels, weight):
+    """[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))] in float64."""
+    p, y = torch.sigmoid(pred.detach().double()), one_hot(labels, pred.shape[1])
+    w = weight.double()[:, None].expand_as(p)
+    return torch.stack([(w * y * p).sum(), (w * y).sum(), (w * (1 - y) * (1 - p)).sum(),
+                        (w * (1 - y)).sum()])
+
+
+def test_prob_stats_are_off_by_default():
+    loss = ASLoss()
+    loss(torch.randn(4, 3), torch.tensor([0, 3, 1, 2]))
+    assert loss.track_prob_stats is False and loss.pop_prob_sums() is None
+
+
+def test_prob_stats_accumulate_over_calls_and_pop_clears():
+    """Three calls, like an FPN head's levels: the sums add up to the hand computation over
+    all of them (index targets, background rows, weights with zeros); the loss is unchanged."""
+    g = torch.Generator().manual_seed(3)
+    loss = ASLoss(gamma_pos=1.0, gamma_neg=2.0, clip=0.02, alpha=0.25)
+    levels = []
+    for n in (11, 5, 2):
+        pred = (torch.randn(n, 6, generator=g) * 2).requires_grad_()
+        labels = torch.randint(0, 7, (n, ), generator=g)
+        weight = (torch.rand(n, generator=g) > 0.3).float()
+        levels.append((pred, labels, weight))
+    plain = [loss(*level, avg_factor=4.0) for level in levels]
+    assert loss.pop_prob_sums() is None
+    loss.track_prob_stats = True
+    tracked = [loss(*level, avg_factor=4.0) for level in levels]
+    for a, b in zip(plain, tracked):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    sums = loss.pop_prob_sums()
+    assert sums.shape == (4, ) and not sums.requires_grad
+    expected = sum(hand_prob_sums(*level) for level in levels)
+    assert 0 < expected[1] < expected[3]  # positives and negatives, some weights 0
+    torch.testing.assert_close(sums.double(), expected, rtol=2e-6, atol=0)
+    assert loss.pop_prob_sums() is None
+    loss(*levels[1])  # a fresh accumulation after the pop
+    torch.testing.assert_close(loss.pop_prob_sums().double(), hand_prob_sums(*levels[1]),
+                               rtol=2e-6, atol=0)
+
+
+def test_prob_stats_flag_must_be_bool():
+    loss = ASLoss()
+    loss.track_prob_stats = 1
+    with pytest.raises(TypeError, match='track_prob_stats must be a bool, got 1'):
+        loss(torch.randn(4, 3), torch.tensor([0, 3, 1, 2]))
