@@ -6,12 +6,14 @@ configs/atss_r50_asl.py on it with tools/train.py (small input scale, short sche
 asl_mmdet.datasets.demo) and evaluates each with the COCO metric.
 
 ``--task cls`` (``make demo-cls``): the same images as a multi-label dataset (an image's labels
-are the classes of its annotated objects), trains configs/resnet50_coco-ml_bce.py and
-configs/resnet50_coco-ml_asl.py (small input scale, short one-cycle schedule, ResNet-18 in place
+are the classes of its annotated objects), trains configs/resnet50_coco-ml_bce.py,
+configs/resnet50_coco-ml_focal.py and configs/resnet50_coco-ml_asl.py (small input scale, short one-cycle schedule, ResNet-18 in place
 of ResNet-50 so both runs take minutes on 2 CPU cores: asl_mmdet.datasets.demo_cls) and
 evaluates mAP and the F1 metrics.
 
-Both print the tools/compare.py table and the path of its PNG.
+Both print the tools/compare.py table and the path of its PNG; every run logs the probability
+gap (``ASLProbabilityHook``) for tools/analyze_logs.py. ``--configs`` runs other configs of the
+task, e.g. ``--task cls --configs resnet50_coco-ml_asl_adaptive``.
 """
 import argparse
 import os
@@ -20,21 +22,24 @@ import subprocess
 import sys
 
 from asl_mmdet.datasets.demo import demo_config
-from asl_mmdet.datasets.demo_cls import cls_demo_config, ensure_demo_cls_data
+from asl_mmdet.datasets.demo_cls import ensure_demo_cls_data
 from asl_mmdet.datasets.synthetic_coco import ensure_demo_data
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TASKS = {
     # task: (configs, iterations, validations per run)
     'det': (['atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'], 90, 3),
-    'cls': (['resnet50_coco-ml_bce', 'resnet50_coco-ml_asl'], 100, 4),
+    'cls': (['resnet50_coco-ml_bce', 'resnet50_coco-ml_focal', 'resnet50_coco-ml_asl'], 100, 4),
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description='Loss pairs on the embedded data')
     parser.add_argument('--task', choices=sorted(TASKS), default='det',
-                        help='det: ATSS focal vs ASL; cls: multi-label BCE vs ASL')
+                        help='det: ATSS focal vs ASL; cls: multi-label BCE, focal, ASL')
+    parser.add_argument('--configs', nargs='+', metavar='NAME',
+                        help='config names under configs/ in place of the task\'s pair, e.g. '
+                        'resnet50_coco-ml_asl_adaptive')
     parser.add_argument('--iters', type=int, help='training iterations per run '
                         '(det: 90, cls: 100)')
     parser.add_argument('--image-size', type=int, default=128, help='input scale')
@@ -44,6 +49,7 @@ def main() -> None:
     parser.add_argument('--data-root', default='data/asl_demo')
     args = parser.parse_args()
     runs, iters, validations = TASKS[args.task]
+    runs = args.configs or runs
     iters = args.iters or iters
     if iters < 1:
         parser.error(f'--iters must be >= 1, got {iters}')
@@ -55,12 +61,9 @@ def main() -> None:
     for name in runs:
         work_dir = osp.join(work_root, name)
         config = osp.join(ROOT, 'configs', f'{name}.py')
-        common = dict(image_size=args.image_size, val_interval=max(1, iters // validations))
-        if args.task == 'det':
-            cfg = demo_config(config, args.data_root, work_dir, iters, **common)
-        else:
-            cfg = cls_demo_config(config, args.data_root, work_dir, iters, depth=args.depth,
-                                  **common)
+        task_args = dict(depth=args.depth) if args.task == 'cls' else {}
+        cfg = demo_config(config, args.data_root, work_dir, iters, image_size=args.image_size,
+                          val_interval=max(1, iters // validations), **task_args)
         os.makedirs(work_dir, exist_ok=True)
         cfg_path = osp.join(work_dir, f'{name}_demo.py')
         cfg.dump(cfg_path)

@@ -99,11 +99,13 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
 
 def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
                 launcher: Optional[str] = None, log_prob_gap: bool = True, **kwargs) -> Config:
-    """Load ``config_file``, merge :func:`demo_overrides` and set ``work_dir``.
+    """Load ``config_file``, merge the demo overrides of its task and set ``work_dir``.
 
     Args:
-        config_file (str): a detection config.
-        data_root (str): root written by :func:`ensure_demo_data`.
+        config_file (str): a detection config, or an mmpretrain multi-label classification
+            config (``default_scope='mmpretrain'``).
+        data_root (str): root written by :func:`ensure_demo_data` (classification:
+            :func:`~asl_mmdet.datasets.demo_cls.ensure_demo_cls_data`).
         work_dir (str): the run's work dir.
         max_iters (int): training iterations.
         launcher (str, optional): MMEngine's launcher.
@@ -111,10 +113,15 @@ def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
             config's ``custom_hooks``), so that ``scalars.json`` holds ``asl_p_pos``,
             ``asl_p_neg``, ``asl_delta_p`` and ``asl_gamma_neg``; not if the config has it or
             ``AdaptiveAsymmetryHook`` (which logs them) already.
-        **kwargs: the keyword arguments of :func:`demo_overrides`.
+        **kwargs: the keyword arguments of :func:`demo_overrides` (classification:
+            :func:`~asl_mmdet.datasets.demo_cls.cls_demo_overrides`).
     """
     cfg = Config.fromfile(config_file)
-    cfg.merge_from_dict(demo_overrides(data_root, max_iters, **kwargs))
+    if cfg.get('default_scope') == 'mmpretrain':
+        from .demo_cls import cls_demo_overrides
+        cfg.merge_from_dict(cls_demo_overrides(cfg, data_root, max_iters, **kwargs))
+    else:
+        cfg.merge_from_dict(demo_overrides(data_root, max_iters, **kwargs))
     cfg.work_dir = work_dir
     if launcher is not None:
         cfg.launcher = launcher

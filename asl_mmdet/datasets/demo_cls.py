@@ -1,4 +1,5 @@
-"""Run a multi-label classification config on the embedded synthetic data.
+"""Run a multi-label classification config on the embedded synthetic data
+(:func:`asl_mmdet.datasets.demo.demo_config` merges these overrides into mmpretrain configs).
 
 The detection demo's images (:mod:`asl_mmdet.datasets.synthetic_coco`) double as a tiny
 multi-label dataset: an image's labels are the classes of its annotated objects, so the 20% of
@@ -23,8 +24,7 @@ from pycocotools.coco import COCO
 
 from .synthetic_coco import CLASSES, ensure_demo_data
 
-__all__ = ['VOC_SPLITS', 'export_voc', 'ensure_demo_cls_data', 'cls_demo_overrides',
-           'cls_demo_config']
+__all__ = ['VOC_SPLITS', 'export_voc', 'ensure_demo_cls_data', 'cls_demo_overrides']
 
 VOC_SPLITS = {'train': 'trainval', 'val': 'test'}  # demo split -> VOC split
 
@@ -158,13 +158,3 @@ def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: 
         randomness=dict(seed=seed),
     )
 
-
-def cls_demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
-                    launcher: Optional[str] = None, **kwargs) -> Config:
-    """Load ``config_file``, merge :func:`cls_demo_overrides` and set ``work_dir``."""
-    cfg = Config.fromfile(config_file)
-    cfg.merge_from_dict(cls_demo_overrides(cfg, data_root, max_iters, **kwargs))
-    cfg.work_dir = work_dir
-    if launcher is not None:
-        cfg.launcher = launcher
-    return cfg

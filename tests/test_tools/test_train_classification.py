@@ -9,12 +9,14 @@ import sys
 
 import pytest
 
-from asl_mmdet.datasets.demo_cls import cls_demo_config, export_voc
+from asl_mmdet.datasets.demo import demo_config
+from asl_mmdet.datasets.demo_cls import export_voc
 from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = ['resnet50_coco-ml_asl', 'resnet50_coco-ml_bce', 'resnet50_coco-ml_focal',
-           'resnet50_voc07_asl', 'resnet50_voc07_bce']
+           'resnet50_voc07_asl', 'resnet50_voc07_bce', 'resnet50_coco-ml_asl_adaptive']
+GAP_KEYS = ('asl_p_pos', 'asl_p_neg', 'asl_delta_p', 'asl_gamma_neg')
 METRICS = ['mAP', 'precision', 'recall', 'f1-score', 'precision_micro', 'recall_micro',
            'f1-score_micro', 'f1-score_top3', 'f1-score_top3_micro']
 ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
@@ -36,6 +38,14 @@ def run_tool(*args):
     return result.stdout + result.stderr
 
 
+def train_records(work_dir):
+    records = []
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            records += [r for r in map(json.loads, f) if 'loss' in r]
+    return records
+
+
 def val_records(work_dir):
     records = []
     for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
@@ -47,8 +57,12 @@ def val_records(work_dir):
 @pytest.mark.parametrize('name', CONFIGS)
 def test_train_two_iterations(name, data_root, tmp_path):
     work_dir = str(tmp_path / name)
-    cfg = cls_demo_config(osp.join(ROOT, 'configs', f'{name}.py'), data_root, work_dir, 2,
+    cfg = demo_config(osp.join(ROOT, 'configs', f'{name}.py'), data_root, work_dir, 2,
                           image_size=64, batch_size=2, num_workers=0)
+    cfg.default_hooks.logger.interval = 1  # and the probability log with it
+    for hook in cfg.custom_hooks:
+        if hook['type'] == 'ASLProbabilityHook':
+            hook['interval'] = 1
     cfg_path = osp.join(work_dir, f'{name}_test.py')
     os.makedirs(work_dir)
     cfg.dump(cfg_path)
@@ -59,13 +73,29 @@ def test_train_two_iterations(name, data_root, tmp_path):
         assert 0 <= value <= 100, (metric, value)
     assert record['multi-label/mAP'] > 0
     assert osp.exists(osp.join(work_dir, 'iter_2.pth'))
+    # the probability gap is logged for ASL and the baselines alike (Eq. 9-10)
+    first, second = train_records(work_dir)
+    for rec in (first, second):
+        assert 0 < rec['asl_p_pos'] < 1 and 0 < rec['asl_p_neg'] < 1
+        assert rec['asl_delta_p'] == pytest.approx(rec['asl_p_pos'] - rec['asl_p_neg'],
+                                                   abs=1e-6)
+    if name.endswith('adaptive'):  # gamma_neg <- max(0, gamma_neg + step (target - gap))
+        hook = next(h for h in cfg.custom_hooks if h['type'] == 'AdaptiveAsymmetryHook')
+        assert first['asl_gamma_neg'] == 4.0
+        expected = max(0.0, 4.0 + hook['step'] * (hook['target_gap'] - first['asl_delta_p']))
+        assert second['asl_gamma_neg'] == pytest.approx(expected, rel=1e-6)
+    else:
+        loss = cfg.model.head.loss
+        gamma = 0.0 if loss.type == 'CrossEntropyLoss' else loss.get('gamma_neg', loss.get(
+            'gamma'))
+        assert first['asl_gamma_neg'] == second['asl_gamma_neg'] == gamma
 
 
 def test_compare_classification_table(data_root, tmp_path):
     work_dirs = []
     for name in ('resnet50_coco-ml_bce', 'resnet50_coco-ml_asl'):
         work_dir = str(tmp_path / name)
-        cfg = cls_demo_config(osp.join(ROOT, 'configs', f'{name}.py'), data_root, work_dir, 1,
+        cfg = demo_config(osp.join(ROOT, 'configs', f'{name}.py'), data_root, work_dir, 1,
                               image_size=64, batch_size=2, num_workers=0)
         os.makedirs(work_dir)
         cfg.dump(osp.join(work_dir, 'cfg.py'))

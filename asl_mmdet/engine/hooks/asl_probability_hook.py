@@ -1,4 +1,5 @@
 """Log the probability analysis of the ASL paper (Sec. 2.6, Eq. 9-10) during training."""
+import importlib.util
 import math
 from typing import List, Optional, Sequence
 
@@ -18,21 +19,28 @@ PROB_SCALARS = dict(p_pos='train/asl_p_pos', p_neg='train/asl_p_neg',
                     delta_p='train/asl_delta_p', gamma_neg='train/asl_gamma_neg')
 
 
-class _FocalLossTracker:
+class _LossTracker:
     """ASLoss's tracking interface (``track_prob_stats``, ``pop_prob_sums``, ``gamma_neg``)
-    for MMDetection's ``FocalLoss``, which does not compute the sums itself: a forward hook
-    computes them from the loss's inputs (an extra pass over the logits, for monitoring)."""
+    for the baselines' sigmoid losses (MMDetection's and mmpretrain's ``FocalLoss``,
+    mmpretrain's ``CrossEntropyLoss(use_sigmoid=True)``), which do not compute the sums
+    themselves: a forward hook computes them from the loss's inputs (an extra pass over the
+    logits, for monitoring).
 
-    def __init__(self, loss: nn.Module) -> None:
+    Args:
+        loss (nn.Module): the loss; its first two positional arguments are the scores and the
+            targets.
+        gamma_neg (float): its focusing parameter (focal loss is ASL with
+            ``gamma_+ = gamma_- = gamma`` and no margin; BCE has 0).
+        activated (bool): whether the scores are probabilities already.
+    """
+
+    def __init__(self, loss: nn.Module, gamma_neg: float, activated: bool = False) -> None:
         self.loss = loss
+        self.gamma_neg = float(gamma_neg)
+        self.activated = activated
         self.track_prob_stats = False
         self._prob_sums: Optional[Tensor] = None
         self._handle = loss.register_forward_hook(self._accumulate, with_kwargs=True)
-
-    @property
-    def gamma_neg(self) -> float:
-        """Focal loss is ASL with ``gamma_+ = gamma_- = gamma`` and no margin."""
-        return float(self.loss.gamma)
 
     def _accumulate(self, module: nn.Module, args: tuple, kwargs: dict, output) -> None:
         if not self.track_prob_stats:
@@ -43,7 +51,7 @@ class _FocalLossTracker:
         if not target.dtype.is_floating_point and target.shape == pred.shape:
             target = target.to(pred.dtype)  # one-hot labels
         sums = probability_sums(pred.detach(), target, values.get('weight'),
-                                activated=bool(module.activated))
+                                activated=self.activated)
         self._prob_sums = sums if self._prob_sums is None else self._prob_sums + sums
 
     def pop_prob_sums(self) -> Optional[Tensor]:
@@ -68,8 +76,9 @@ class ASLProbabilityHook(Hook):
     distributed ranks, so the logged values are those of the whole global batch.
 
     The hook tracks every :class:`~asl_mmdet.models.losses.ASLoss` of the model (DDP-wrapped
-    or not) and, to compare with the focal-loss baseline, every MMDetection ``FocalLoss``
-    (from a forward hook on its inputs: an extra pass over the logits, monitoring only). Every
+    or not) and, to compare with the baselines, every focal loss (MMDetection's, mmpretrain's)
+    and mmpretrain sigmoid ``CrossEntropyLoss`` (from a forward hook on its inputs: an extra
+    pass over the logits, monitoring only). Every
     ``interval`` iterations it puts into ``runner.message_hub``:
 
     - ``train/asl_p_pos``: :math:`p_t^+`;
@@ -101,15 +110,26 @@ class ASLProbabilityHook(Hook):
         self._losses: List = []
 
     def _track_from(self, model: nn.Module) -> list:
-        """The model's losses to track: ASLoss modules, and trackers of its FocalLoss
-        modules."""
+        """The model's losses to track: ASLoss modules, and trackers of the baselines' sigmoid
+        losses (focal loss, mmpretrain's sigmoid cross-entropy)."""
         from mmdet.models.losses import FocalLoss
+        baselines = [(FocalLoss, lambda m: _LossTracker(m, m.gamma, bool(m.activated)))]
+        if importlib.util.find_spec('mmpretrain') is not None:
+            from mmpretrain.models.losses import CrossEntropyLoss
+            from mmpretrain.models.losses import FocalLoss as PretrainFocalLoss
+            baselines += [
+                (PretrainFocalLoss, lambda m: _LossTracker(m, m.gamma)),
+                (CrossEntropyLoss, lambda m: _LossTracker(m, 0.0) if m.use_sigmoid else None),
+            ]
         losses = []
         for module in model.modules():
             if isinstance(module, ASLoss):
                 losses.append(module)
-            elif isinstance(module, FocalLoss):
-                losses.append(_FocalLossTracker(module))
+                continue
+            tracker = next((make(module) for cls, make in baselines
+                            if isinstance(module, cls)), None)
+            if tracker is not None:
+                losses.append(tracker)
         return losses
 
     def _reads(self, runner) -> bool:
@@ -126,7 +146,7 @@ class ASLProbabilityHook(Hook):
         if not self._losses:
             raise ValueError(f'{type(self).__name__} found no loss to track in the model '
                              f'{type(runner.model).__name__}: it tracks ASLoss (and '
-                             f'MMDetection\'s FocalLoss for the probability log)')
+                             f'focal loss and sigmoid cross-entropy for the probability log)')
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         reads = self._reads(runner)
@@ -142,7 +162,7 @@ class ASLProbabilityHook(Hook):
         for loss in self._losses:
             loss.track_prob_stats = False
             loss.pop_prob_sums()
-            if isinstance(loss, _FocalLossTracker):
+            if isinstance(loss, _LossTracker):
                 loss.remove()
         self._losses = []
 

@@ -159,6 +159,41 @@ def test_focal_loss_is_tracked_from_its_inputs():
     assert not focal._forward_hooks  # removed
 
 
+@pytest.mark.parametrize('loss_cfg, gamma', [
+    (dict(type='CrossEntropyLoss', use_sigmoid=True), 0.0),
+    (dict(type='FocalLoss', gamma=2.0, alpha=0.25), 2.0),
+])
+def test_mmpretrain_baselines_are_tracked(loss_cfg, gamma):
+    """The classification baselines (BCE, focal loss) get the same curves, with the dense
+    (N, C) targets mmpretrain's multi-label heads pass."""
+    from mmpretrain.registry import MODELS
+    loss = MODELS.build(loss_cfg)
+    hook = ASLProbabilityHook()
+    runner = make_runner(Wrapper(loss), [hook], f'prob_hook_{loss_cfg["type"]}')
+    hook.before_train(runner)
+    pred, target, _ = batch(8)
+    dense = F.one_hot(target, 6)[:, :5].float()
+    hook.before_train_iter(runner, 0)
+    loss(pred, dense, avg_factor=9)
+    hook.after_train_iter(runner, 0)
+    sums = hand_sums(pred, dense)
+    values = logged(runner)
+    assert values['asl_p_pos'] == pytest.approx((sums[0] / sums[1]).item(), rel=1e-6)
+    assert values['asl_p_neg'] == pytest.approx((sums[2] / sums[3]).item(), rel=1e-6)
+    assert values['asl_gamma_neg'] == gamma
+    hook.after_train(runner)
+    assert not loss._forward_hooks
+
+
+def test_softmax_cross_entropy_is_not_tracked():
+    from mmpretrain.registry import MODELS
+    hook = ASLProbabilityHook()
+    runner = make_runner(Wrapper(MODELS.build(dict(type='CrossEntropyLoss'))), [hook],
+                         'prob_hook_softmax')
+    with pytest.raises(ValueError, match='found no loss to track'):
+        hook.before_train(runner)
+
+
 @pytest.mark.parametrize('interval', [0, -1, 1.5, '2', True])
 def test_bad_interval_is_named(interval):
     with pytest.raises(ValueError, match=f'interval must be an int >= 1, got {interval!r}'):

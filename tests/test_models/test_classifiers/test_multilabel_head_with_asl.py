@@ -4,7 +4,7 @@ the values match the paper's Eq. 7 in float64."""
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -32,8 +32,8 @@ def user_model(tmp_path):
     path.write_text(USER_CONFIG)
     cfg = Config.fromfile(str(path))
     import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope('mmpretrain')
-    return MODELS.build(cfg.model)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # leaves other tests' scope
+        return MODELS.build(cfg.model)
 
 
 def make_batch(num=5, seed=0):
