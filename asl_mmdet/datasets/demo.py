@@ -12,7 +12,7 @@ from mmengine.config import Config
 
 from .synthetic_coco import CLASSES
 
-__all__ = ['demo_overrides', 'demo_config']
+__all__ = ['demo_overrides', 'demo_config', 'iter_schedule']
 
 PROB_HOOKS = ('ASLProbabilityHook', 'AdaptiveAsymmetryHook')
 
@@ -80,12 +80,21 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
         test_dataloader=val_loader,
         val_evaluator=val_evaluator,
         test_evaluator=val_evaluator,
-        train_cfg=dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
-                       val_interval=val_interval or max_iters),
         param_scheduler=[
             dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=warmup),
         ],
         optim_wrapper=dict(optimizer=dict(lr=lr), clip_grad=dict(max_norm=35, norm_type=2)),
+        **iter_schedule(max_iters, val_interval, batch_size, seed),
+    )
+
+
+def iter_schedule(max_iters: int, val_interval: Optional[int], batch_size: int,
+                  seed: int) -> dict:
+    """The demo runs' loop, logging, checkpoints and seed: ``max_iters`` iterations, an
+    evaluation and a checkpoint every ``val_interval`` (default: at the end)."""
+    return dict(
+        train_cfg=dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+                       val_interval=val_interval or max_iters),
         default_hooks=dict(
             logger=dict(interval=min(10, max_iters), log_metric_by_epoch=False),
             checkpoint=dict(by_epoch=False, interval=val_interval or max_iters)),

@@ -22,6 +22,7 @@ import cv2
 from mmengine.config import Config
 from pycocotools.coco import COCO
 
+from .demo import iter_schedule
 from .synthetic_coco import CLASSES, ensure_demo_data
 
 __all__ = ['VOC_SPLITS', 'export_voc', 'ensure_demo_cls_data', 'cls_demo_overrides']
@@ -145,16 +146,9 @@ def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: 
             sampler=dict(type='InfiniteSampler', shuffle=True), dataset=train_set),
         val_dataloader=val_loader,
         test_dataloader=val_loader,
-        train_cfg=dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
-                       val_interval=val_interval or max_iters),
         param_scheduler=schedulers,
         optim_wrapper=dict(optimizer=dict(lr=lr)),
         custom_hooks=hooks,
-        default_hooks=dict(
-            logger=dict(interval=min(10, max_iters), log_metric_by_epoch=False),
-            checkpoint=dict(by_epoch=False, interval=val_interval or max_iters)),
-        log_processor=dict(by_epoch=False),
-        auto_scale_lr=dict(base_batch_size=batch_size),
-        randomness=dict(seed=seed),
+        **iter_schedule(max_iters, val_interval, batch_size, seed),
     )
 

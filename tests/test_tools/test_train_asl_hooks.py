@@ -5,7 +5,6 @@ moves visibly in a few iterations): scalars.json holds the four scalars at every
 gamma_neg follows the update from the logged gap; a run resumed from its iteration-2
 checkpoint continues the uninterrupted run's gamma_neg sequence; 2 processes on gloo, each
 with its own images, end with the same gamma_neg."""
-import glob
 import json
 import os
 import os.path as osp
@@ -18,7 +17,8 @@ import torch
 from asl_mmdet.datasets.demo import demo_config
 from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
 from asl_mmdet.engine.hooks.adaptive_asymmetry_hook import CHECKPOINT_KEY
-from tests.test_tools.test_train_detection import ENV, ROOT, SMALL, free_port, run_tool
+from tests.test_tools.run_utils import ENV, ROOT, free_port, records_with, run_tool
+from tests.test_tools.test_train_detection import SMALL
 
 KEYS = ('asl_p_pos', 'asl_p_neg', 'asl_delta_p', 'asl_gamma_neg')
 TARGET, STEP, START = 0.1, 1.0, 2.0  # START: gamma_neg of configs/atss_r50_asl.py
@@ -49,11 +49,7 @@ def write_adaptive_config(data_root, work_dir, max_iters, imports=()):
 
 
 def train_records(work_dir):
-    records = []
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            records += [r for r in map(json.loads, f) if 'loss' in r]
-    return records
+    return records_with(work_dir, 'loss')
 
 
 def test_adaptive_gamma_logged_and_continued_on_resume(data_root, tmp_path):

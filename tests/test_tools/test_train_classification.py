@@ -1,25 +1,20 @@
 """The multi-label classification configs train on generated data on the CPU with tools/train.py
 and evaluate mAP and the F1 metrics; tools/compare.py tabulates them."""
-import glob
-import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
 from asl_mmdet.datasets.demo import demo_config
 from asl_mmdet.datasets.demo_cls import export_voc
 from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
+from tests.test_tools.run_utils import ROOT, records_with, run_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = ['resnet50_coco-ml_asl', 'resnet50_coco-ml_bce', 'resnet50_coco-ml_focal',
            'resnet50_voc07_asl', 'resnet50_voc07_bce', 'resnet50_coco-ml_asl_adaptive']
 GAP_KEYS = ('asl_p_pos', 'asl_p_neg', 'asl_delta_p', 'asl_gamma_neg')
 METRICS = ['mAP', 'precision', 'recall', 'f1-score', 'precision_micro', 'recall_micro',
            'f1-score_micro', 'f1-score_top3', 'f1-score_top3_micro']
-ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
 
 
 @pytest.fixture(scope='module')
@@ -31,27 +26,12 @@ def data_root(tmp_path_factory):
     return root
 
 
-def run_tool(*args):
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True,
-                            text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
 def train_records(work_dir):
-    records = []
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            records += [r for r in map(json.loads, f) if 'loss' in r]
-    return records
+    return records_with(work_dir, 'loss')
 
 
 def val_records(work_dir):
-    records = []
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            records += [r for r in map(json.loads, f) if 'multi-label/mAP' in r]
-    return records
+    return records_with(work_dir, 'multi-label/mAP')
 
 
 @pytest.mark.parametrize('name', CONFIGS)

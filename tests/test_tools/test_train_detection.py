@@ -4,12 +4,9 @@ Every ASL / focal config trains 2 iterations, logs the probability gap (ASLProba
 by demo_config) and runs its COCO evaluation; a checkpoint
 reproduces the metrics reported at the end of training; --resume continues from the last
 checkpoint; 2 processes train through torchrun (gloo)."""
-import glob
-import json
 import os
 import os.path as osp
 import pickle
-import socket
 import subprocess
 import sys
 
@@ -18,11 +15,10 @@ import torch
 
 from asl_mmdet.datasets.demo import demo_config
 from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
+from tests.test_tools.run_utils import ENV, ROOT, free_port, records_with, run_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = [f'{d}_r50_{loss}' for d in ('atss', 'retinanet', 'fcos') for loss in ('asl', 'focal')]
 SMALL = dict(image_size=96, batch_size=2, num_workers=0)
-ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
 
 
 @pytest.fixture(scope='module')
@@ -43,19 +39,8 @@ def write_config(name, data_root, work_dir, max_iters, **overrides):
     return path
 
 
-def run_tool(*args):
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True,
-                            text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
 def val_records(work_dir, key='coco/bbox_mAP'):
-    records = []
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            records += [r for r in map(json.loads, f) if key in r]
-    return records
+    return records_with(work_dir, key)
 
 
 @pytest.mark.parametrize('name', CONFIGS)
@@ -120,12 +105,6 @@ def test_compare_prints_table_and_writes_png(data_root, tmp_path):
     with open(png, 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     assert osp.getsize(png) > 10_000
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
 
 
 def test_dist_train_two_processes_gloo(data_root, tmp_path):
