@@ -15,21 +15,12 @@ import pytest
 import torch
 
 from asl_mmdet.datasets.demo import demo_config
-from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
 from asl_mmdet.engine.hooks.adaptive_asymmetry_hook import CHECKPOINT_KEY
 from tests.test_tools.run_utils import ENV, ROOT, free_port, records_with, run_tool
-from tests.test_tools.test_train_detection import SMALL
+from tests.test_tools.test_train_detection import SMALL, data_root  # noqa: F401 (fixture)
 
 KEYS = ('asl_p_pos', 'asl_p_neg', 'asl_delta_p', 'asl_gamma_neg')
 TARGET, STEP, START = 0.1, 1.0, 2.0  # START: gamma_neg of configs/atss_r50_asl.py
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('asl_hooks_demo'))
-    generate_coco_detection(root, 'train', 8, seed=0, image_size=96, unlabelled_fraction=0.2)
-    generate_coco_detection(root, 'val', 3, seed=1, image_size=96)
-    return root
 
 
 def write_adaptive_config(data_root, work_dir, max_iters, imports=()):
