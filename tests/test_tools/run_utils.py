@@ -21,6 +21,19 @@ def run_tool(*args: str) -> str:
     return result.stdout + result.stderr
 
 
+def dist_train(cfg_path: str, work_dir: str, gpus: int = 2) -> str:
+    """Run ``tools/dist_train.sh`` (torchrun; gloo without a GPU) on a free port; assert it
+    succeeds and ran distributed; return its output."""
+    env = dict(ENV, PORT=free_port(), PATH=osp.dirname(sys.executable) + os.pathsep + ENV['PATH'])
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', cfg_path, str(gpus), '--work-dir', work_dir], cwd=ROOT,
+        env=env, capture_output=True, text=True, timeout=900)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert 'Distributed training: True' in log
+    return log
+
+
 def records_with(work_dir: str, key: str) -> List[dict]:
     """The records of a work dir's scalars.json files that hold ``key``, in logging order
     (``'loss'``: training records; a metric: evaluations)."""

@@ -8,15 +8,13 @@ with its own images, end with the same gamma_neg."""
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from asl_mmdet.datasets.demo import demo_config
 from asl_mmdet.engine.hooks.adaptive_asymmetry_hook import CHECKPOINT_KEY
-from tests.test_tools.run_utils import ENV, ROOT, free_port, records_with, run_tool
+from tests.test_tools.run_utils import ROOT, dist_train, records_with, run_tool
 from tests.test_tools.test_train_detection import SMALL, data_root  # noqa: F401 (fixture)
 
 KEYS = ('asl_p_pos', 'asl_p_neg', 'asl_delta_p', 'asl_gamma_neg')
@@ -79,13 +77,7 @@ def test_dist_train_ranks_end_with_the_same_gamma(data_root, tmp_path):
                                      imports=['tests.test_tools.gamma_dump_hook'])
     with open(cfg_path, 'a') as f:
         f.write("custom_hooks.append(dict(type='ASLTestGammaDumpHook'))\n")
-    result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', cfg_path, '2', '--work-dir', work_dir], cwd=ROOT,
-        env=dict(ENV, PORT=free_port(), PATH=osp.dirname(sys.executable) + os.pathsep +
-                 ENV['PATH']), capture_output=True, text=True, timeout=900)
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-4000:]
-    assert 'Distributed training: True' in log
+    log = dist_train(cfg_path, work_dir)
     ranks = []
     for rank in (0, 1):
         with open(osp.join(work_dir, f'gamma_rank{rank}.jsonl')) as f:
