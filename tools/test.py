@@ -5,7 +5,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmdet.evaluation import DumpDetResults
 
-from asl_mmdet.utils.runner_setup import add_common_args, load_config
+from asl_mmdet.utils.runner_setup import add_common_args, load_config, shutdown_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,6 +33,7 @@ def main() -> None:
             raise ValueError(f'--out must be a .pkl or .pickle file, got {args.out!r}')
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

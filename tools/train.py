@@ -4,7 +4,7 @@ import argparse
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from asl_mmdet.utils.runner_setup import add_common_args, load_config
+from asl_mmdet.utils.runner_setup import add_common_args, load_config, shutdown_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,6 +37,7 @@ def main() -> None:
         cfg.resume, cfg.load_from = True, args.resume
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

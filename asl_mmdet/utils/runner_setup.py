@@ -8,7 +8,7 @@ import torch.distributed as dist
 from mmengine.config import Config, ConfigDict, DictAction
 
 __all__ = ['add_common_args', 'load_config', 'allow_full_checkpoint_load',
-           'setup_cpu_distributed']
+           'setup_cpu_distributed', 'shutdown_distributed']
 
 
 def allow_full_checkpoint_load() -> None:
@@ -66,3 +66,11 @@ def setup_cpu_distributed(cfg: Config) -> None:
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
                                      broadcast_buffers=False)
+
+
+def shutdown_distributed() -> None:
+    """Destroy the process group, if any, once the runner is done, rather than leaving gloo's or
+    NCCL's threads to interpreter exit (PyTorch warns about a process group left alive at exit,
+    and a C++ thread still running then aborts the process)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
