@@ -9,7 +9,7 @@ TORCH := torch==$(TORCH_VERSION) torchvision==0.29.1
 MM := mmdet==3.3.0 mmpretrain==1.2.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo demo-cls clean-venv
+.PHONY: install test demo demo-cls clean-venv soak-ddp soak-fresh
 
 install: $(STAMP)
 
@@ -53,6 +53,20 @@ mmcv-build:
 
 test: install
 	$(PY) -m pytest tests
+
+# Reliability checks (not part of `make test`): the 2-process DDP tests RUNS times in a row,
+# stopping at the first failure; and `make test` twice in a row on a fresh clone of HEAD.
+RUNS ?= 20
+soak-ddp: install
+	for i in $$(seq $(RUNS)); do \
+	  echo "== DDP run $$i/$(RUNS)"; \
+	  $(PY) -m pytest -q -p no:cacheprovider -m ddp tests || exit 1; \
+	done; echo "DDP tests: $(RUNS) of $(RUNS) runs passed"
+
+soak-fresh:
+	rm -rf build/fresh-clone && git clone -q . build/fresh-clone
+	$(MAKE) -C build/fresh-clone test && $(MAKE) -C build/fresh-clone test
+	rm -rf build/fresh-clone
 
 demo: install
 	$(PY) tools/demo.py

@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from asl_mmdet.ops.asymmetric_loss import check_number  # noqa: E402
 from asl_mmdet.ops.asymmetric_loss_ref import negative_terms  # noqa: E402
 from asl_mmdet.utils.figures import save_figure  # noqa: E402
 
@@ -34,11 +35,9 @@ FIG3_NAME = 'fig3_negative_gradient'
 
 
 def check_params(gamma_neg: float, clip: float) -> None:
-    """Raise ValueError unless ``gamma_neg >= 0`` and ``0 <= clip < 1``."""
-    if not gamma_neg >= 0:
-        raise ValueError(f'gamma_neg must be >= 0, got {gamma_neg}')
-    if not 0 <= clip < 1:
-        raise ValueError(f'clip (the probability margin m) must be in [0, 1), got {clip}')
+    """Raise ValueError unless ``gamma_neg`` is a finite number >= 0 and ``0 <= clip < 1``."""
+    check_number('gamma_neg', gamma_neg, 0)
+    check_number('clip (the probability margin m)', clip, 0, 1, high_inclusive=False)
 
 
 def probability_grid(num: int = 2000) -> np.ndarray:
@@ -229,10 +228,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--svg', action='store_true', help='also write SVG files')
     parser.add_argument('--dpi', type=int, default=100, help='PNG resolution')
     args = parser.parse_args(argv)
-    if not args.gamma_neg >= 0:
-        parser.error(f'--gamma-neg must be >= 0, got {args.gamma_neg}')
-    if not 0 <= args.clip < 1:
-        parser.error(f'--clip (the probability margin m) must be in [0, 1), got {args.clip}')
+    try:
+        check_number('--gamma-neg', args.gamma_neg, 0)
+        check_number('--clip (the probability margin m)', args.clip, 0, 1, high_inclusive=False)
+    except ValueError as error:
+        parser.error(str(error))
     if args.dpi <= 0:
         parser.error(f'--dpi must be positive, got {args.dpi}')
     return args

@@ -5,7 +5,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmdet.evaluation import DumpDetResults
 
-from asl_mmdet.utils.runner_setup import add_common_args, load_config, shutdown_distributed
+from asl_mmdet.utils.runner_setup import (add_common_args, check_files, load_config,
+                                          shutdown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -15,7 +16,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', help='dump predictions to a pickle file')
     parser.add_argument('--show-dir', help='save painted predictions under work_dir/show_dir')
     add_common_args(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    check_files(parser, config=args.config, checkpoint=args.checkpoint)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out must be a .pkl or .pickle file, got {args.out!r}')
+    return args
 
 
 def main() -> None:
@@ -29,8 +34,6 @@ def main() -> None:
         hooks.visualization.update(draw=True, test_out_dir=args.show_dir)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--out must be a .pkl or .pickle file, got {args.out!r}')
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
     shutdown_distributed()

@@ -4,7 +4,8 @@ import argparse
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from asl_mmdet.utils.runner_setup import add_common_args, load_config, shutdown_distributed
+from asl_mmdet.utils.runner_setup import (add_common_args, check_files, load_config,
+                                          shutdown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -17,7 +18,10 @@ def parse_args() -> argparse.Namespace:
                         help='checkpoint to resume from; without a path, the latest '
                         'checkpoint of the work dir')
     add_common_args(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    check_files(parser, config=args.config,
+                __resume=None if args.resume in (None, 'auto') else args.resume)
+    return args
 
 
 def main() -> None:

@@ -20,7 +20,8 @@ from torch import Tensor
 
 from .asymmetric_loss_ref import AsymmetricLossRefFunction
 
-__all__ = ['asymmetric_loss', 'apply_asymmetric_loss', 'check_asl_params', 'use_fused',
+__all__ = ['asymmetric_loss', 'apply_asymmetric_loss', 'check_asl_params', 'check_avg_factor',
+           'check_bool', 'check_inputs', 'check_number', 'check_target_values', 'use_fused',
            'REDUCTIONS', 'IMPL_ENV', 'IMPLS', 'FUSED_DTYPES']
 
 REDUCTIONS = ('none', 'mean', 'sum')
@@ -30,34 +31,74 @@ HAS_TRITON = importlib.util.find_spec('triton') is not None
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # the fused kernel's logits
 
 
-def _check_number(name: str, value, low: float, high: float = math.inf,
-                  high_inclusive: bool = True) -> None:
+def _range_text(low: float, high: float, low_inclusive: bool, high_inclusive: bool) -> str:
+    lower = f'>= {low}' if low_inclusive else f'> {low}'
+    upper = f'<= {high}' if high_inclusive else f'< {high}'
+    if math.isinf(high):
+        return 'a finite number' if math.isinf(low) else f'a finite number {lower}'
+    if math.isinf(low):
+        return f'a finite number {upper}'
+    return f'in {"[" if low_inclusive else "("}{low}, {high}{"]" if high_inclusive else ")"}'
+
+
+def check_number(name: str, value, low: float = -math.inf, high: float = math.inf,
+                 high_inclusive: bool = True, low_inclusive: bool = True) -> None:
+    """Raise ``TypeError`` unless ``value`` is a real number (bools are not), ``ValueError``
+    unless it is finite and within the bounds; both messages name ``name`` and the value."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f'{name} must be a real number, got {value!r} '
                         f'({type(value).__name__})')
     above = value > high if high_inclusive else value >= high
-    if not math.isfinite(value) or value < low or above:
-        bound = ']' if high_inclusive else ')'
-        raise ValueError(f'{name} must be in [{low}, {high}{bound}, got {value!r}')
+    below = value < low if low_inclusive else value <= low
+    if not math.isfinite(value) or below or above:
+        raise ValueError(f'{name} must be {_range_text(low, high, low_inclusive, high_inclusive)}'
+                         f', got {value!r}')
+
+
+def check_bool(name: str, value) -> None:
+    """Raise ``TypeError`` unless ``value`` is a bool (a string such as ``'False'`` is not)."""
+    if not isinstance(value, bool):
+        raise TypeError(f'{name} must be a bool, got {_describe(value)}')
 
 
 def check_asl_params(gamma_pos: float, gamma_neg: float, clip: Optional[float],
-                     alpha: Optional[float], eps: float, reduction: str) -> None:
+                     alpha: Optional[float], eps: float, reduction: str,
+                     loss_weight: float = 1.0, detach_focal_weight: bool = False) -> None:
     """Raise ``TypeError``/``ValueError`` naming the first bad hyper-parameter."""
-    _check_number('gamma_pos', gamma_pos, 0)
-    _check_number('gamma_neg', gamma_neg, 0)
+    check_number('gamma_pos', gamma_pos, 0)
+    check_number('gamma_neg', gamma_neg, 0)
     if clip is not None:
-        _check_number('clip', clip, 0, 1, high_inclusive=False)
+        check_number('clip', clip, 0, 1, high_inclusive=False)
     if alpha is not None:
-        _check_number('alpha', alpha, 0, 1)
-    _check_number('eps', eps, 0)
-    if eps <= 0:
-        raise ValueError(f'eps must be > 0, got {eps!r}')
+        check_number('alpha', alpha, 0, 1)
+    check_number('eps', eps, 0, low_inclusive=False)
     if reduction not in REDUCTIONS:
         raise ValueError(f'reduction must be one of {REDUCTIONS}, got {reduction!r}')
+    check_number('loss_weight', loss_weight)
+    check_bool('detach_focal_weight', detach_focal_weight)
 
 
-def _check_inputs(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> Optional[Tensor]:
+def check_avg_factor(avg_factor: Optional[Union[float, Tensor]], reduction: str) -> None:
+    """``avg_factor``: None, a finite number > 0, or a one-element real tensor holding one
+    (checked on the host for CPU tensors, with an asynchronous device assert otherwise)."""
+    if avg_factor is None:
+        return
+    if reduction == 'sum':
+        raise ValueError('avg_factor can not be used with reduction="sum"')
+    if not isinstance(avg_factor, Tensor):
+        check_number('avg_factor', avg_factor, 0, low_inclusive=False)
+        return
+    if avg_factor.numel() != 1 or avg_factor.dtype == torch.bool or avg_factor.is_complex():
+        raise ValueError(f'avg_factor must be a number or a one-element real Tensor, got '
+                         f'{_describe(avg_factor)}')
+    if avg_factor.device.type == 'cpu' and not torch.compiler.is_compiling():
+        check_number('avg_factor', avg_factor.item(), 0, low_inclusive=False)
+    else:
+        ok = torch.isfinite(avg_factor) & (avg_factor > 0)
+        torch._assert_async(ok.reshape(()), 'avg_factor must be a finite number > 0')
+
+
+def check_inputs(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> Optional[Tensor]:
     """Check shapes and dtypes; return ``weight`` viewed as (N, 1) or (N, C)."""
     if not isinstance(pred, Tensor) or not pred.dtype.is_floating_point:
         raise TypeError(f'pred must be a floating-point Tensor, got {_describe(pred)}')
@@ -95,19 +136,20 @@ def _describe(value) -> str:
     return f'{value!r} ({type(value).__name__})'
 
 
-def _check_target_values(target: Tensor, num_classes: int) -> None:
-    """Class indices in [0, C], dense labels in [0, 1]; no host sync on accelerators."""
+def check_target_values(target: Tensor, num_classes: int) -> None:
+    """Class indices in [0, C], dense labels in [0, 1] (NaN is out of range); no host sync on
+    accelerators."""
     if target.numel() == 0:
         return
     high = 1 if target.dtype.is_floating_point else num_classes
     name = 'labels' if target.dtype.is_floating_point else 'class indices'
     if target.device.type != 'cpu':
-        bad = (target < 0) | (target > high)
-        torch._assert_async(~bad.any(), f'target {name} must be in [0, {high}]')
+        good = (target >= 0) & (target <= high)
+        torch._assert_async(good.all(), f'target {name} must be in [0, {high}]')
         return
     low_value, high_value = target.min().item(), target.max().item()
-    if low_value < 0 or high_value > high:
-        bad_value = low_value if low_value < 0 else high_value
+    if not (low_value >= 0 and high_value <= high):  # NaN fails both comparisons
+        bad_value = high_value if low_value >= 0 else low_value
         raise ValueError(f'target {name} must be in [0, {high}] (C = {num_classes} is '
                          f'background for indices), got {bad_value}')
 
@@ -191,34 +233,33 @@ def apply_asymmetric_loss(function, checks_labels: bool, pred: Tensor, target: T
     signature of :class:`AsymmetricLossRefFunction`; ``checks_labels`` says that it
     range-checks the labels itself on the device (then they are checked here only on the CPU
     in eager mode, where an error can name the bad value)."""
-    check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reduction)
-    if not isinstance(return_prob_sums, bool):
-        raise TypeError(f'return_prob_sums must be a bool, got {_describe(return_prob_sums)}')
-    _check_number('loss_weight', loss_weight, -math.inf)
-    weight = _check_inputs(pred, target, weight)
+    check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reduction, loss_weight,
+                     detach_focal_weight)
+    check_bool('return_prob_sums', return_prob_sums)
+    weight = check_inputs(pred, target, weight)
     if not checks_labels or (target.device.type == 'cpu'
                              and not torch.compiler.is_compiling()):
-        _check_target_values(target, pred.shape[1])
-    if avg_factor is not None and reduction == 'sum':
-        raise ValueError('avg_factor can not be used with reduction="sum"')
+        check_target_values(target, pred.shape[1])
+    check_avg_factor(avg_factor, reduction)
 
     divide_by = None
-    if reduction == 'none':
-        scale = loss_weight
-    elif reduction == 'sum':
+    if reduction in ('none', 'sum'):
         scale = loss_weight
     elif avg_factor is None:
         scale = loss_weight / max(pred.numel(), 1)
     elif isinstance(avg_factor, Tensor):
-        scale, divide_by = loss_weight, avg_factor + eps
+        # divided after the reduction, in the float32 (float64) the Function sums in: a
+        # float16 sum cast before the division would overflow to inf
+        scale, divide_by = loss_weight, avg_factor
     else:
         scale = loss_weight / (avg_factor + eps)
 
     out = function.apply(pred, target, weight, float(gamma_pos), float(gamma_neg),
                          float(clip or 0.0), None if alpha is None else float(alpha),
-                         bool(detach_focal_weight), reduction != 'none', float(scale),
+                         detach_focal_weight, reduction != 'none', float(scale),
                          return_prob_sums)
     loss, sums = out if return_prob_sums else (out, None)
     if divide_by is not None:
-        loss = loss / divide_by
+        loss = loss / (divide_by.to(loss.dtype) + eps)
+    loss = loss.to(pred.dtype)  # a reduced loss comes in the dtype it was summed in
     return (loss, sums) if return_prob_sums else loss

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ['asl_loss_and_grad', 'negative_terms', 'positive_terms', 'prob_sums_from_probs',
-           'AsymmetricLossRefFunction']
+           'check_first_order', 'compute_dtype', 'AsymmetricLossRefFunction',
+           'DOUBLE_BACKWARD_MESSAGE']
 
 _Terms = Tuple[Tensor, Optional[Tensor]]
 
@@ -54,7 +55,7 @@ def negative_terms(z: Tensor, gamma_neg: float, clip: float, detach_focal_weight
         loss = log_r.neg() if w is None else torch.mul(w, log_r).neg_()
         if not need_grad:
             return loss, None
-        dpq = p.mul_(torch.rsub(p, 1))  # dp/dz = p (1 - p)
+        dpq = p.mul_(torch.sigmoid(-z))  # dp/dz = p (1 - p), 1 - p without cancellation
         grad = r.reciprocal_()
         if w is not None and not detach_focal_weight:
             grad.sub_(log_r.div_(p_m).mul_(gamma_neg))  # NaN where p_m = 0: masked below
@@ -128,7 +129,7 @@ def asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos: float, gamma_ne
             grad = torch.lerp(grad, grad_pos.mul_(a_pos), target)
         return loss, grad
     rows = (target < logits.shape[1]).nonzero().squeeze(1)
-    cols = target[rows]
+    cols = target[rows].long()  # int8/int16/uint8 indices too
     loss_pos, grad_pos = positive_terms(logits[rows, cols], gamma_pos, detach_focal_weight,
                                         need_grad)
     loss[rows, cols] = loss_pos.mul_(a_pos)
@@ -162,7 +163,7 @@ def prob_sums_from_probs(probs: Tensor, target: Tensor, weight: Optional[Tensor]
         return torch.stack([(pos_weight * probs).sum(), pos_weight.sum(),
                             (neg_weight * q).sum(), neg_weight.sum()])
     rows = (target < probs.shape[1]).nonzero().squeeze(1)
-    cols = target[rows]
+    cols = target[rows].long()
     p_pos, q_pos = probs[rows, cols], q[rows, cols]
     if weight is None:
         pos_weight = torch.ones_like(q_pos)
@@ -177,6 +178,18 @@ def prob_sums_from_probs(probs: Tensor, target: Tensor, weight: Optional[Tensor]
     return torch.stack([(pos_weight * p_pos).sum(), pos_weight_sum,
                         all_neg_prob - (pos_weight * q_pos).sum(),
                         all_weight - pos_weight_sum])
+
+
+DOUBLE_BACKWARD_MESSAGE = ('ASL computes its gradient in closed form; double backward is not '
+                           'supported (create_graph=True, torch.autograd.functional.hessian, '
+                           'gradgradcheck)')
+
+
+def check_first_order() -> None:
+    """Raise in a backward pass that builds a graph (``create_graph=True``): the closed-form
+    gradient has no graph of its own, so a second derivative through it would be silently 0."""
+    if torch.is_grad_enabled() and not torch.compiler.is_compiling():
+        raise RuntimeError(DOUBLE_BACKWARD_MESSAGE)
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -225,6 +238,8 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
             loss.mul_(weight)
             if need_grad:
                 grad.mul_(weight)
+        # a reduced loss stays in float32 (float64): the caller may still divide it by a
+        # tensor avg_factor, and a float16 sum could overflow before that division
         out = loss.sum() if reduce else loss
         if scale != 1:
             out = out.mul_(scale)
@@ -232,7 +247,8 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
                 grad.mul_(scale)
         if need_grad:
             ctx.save_for_backward(grad.to(pred.dtype))
-        out = out.to(pred.dtype)
+        if not reduce:
+            out = out.to(pred.dtype)
         if not prob_sums:
             return out
         ctx.mark_non_differentiable(sums)
@@ -240,6 +256,7 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: Tensor, *unused):
+        check_first_order()
         (grad, ) = ctx.saved_tensors
         nones = (None, ) * (len(ctx.needs_input_grad) - 1)  # 9 or 10 arguments but pred
         if grad_output.numel() == 1 and grad_output.item() == 1:

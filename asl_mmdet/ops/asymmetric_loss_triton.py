@@ -39,6 +39,7 @@ from torch import Tensor
 from torch.library import triton_op, wrap_triton
 
 from .asymmetric_loss import FUSED_DTYPES, apply_asymmetric_loss
+from .asymmetric_loss_ref import check_first_order
 
 __all__ = ['asymmetric_loss_fused', 'asl_forward_fused', 'scale_grad_',
            'AsymmetricLossTritonFunction']
@@ -395,7 +396,8 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
             so that ``torch.compile`` sees the kernel).
 
     Returns:
-        tuple[Tensor, Tensor, Tensor, Tensor]: the loss (a scalar, or (N, C)) in pred's dtype;
+        tuple[Tensor, Tensor, Tensor, Tensor]: the loss (a float32 scalar, or (N, C) in
+        pred's dtype);
         the gradient, contiguous (N, C) in pred's dtype (empty if not ``need_grad``); a
         one-element int32 tensor that is 0 if a label was out of range; the float32 sums of
         shape (4,) (empty if not ``prob_sums``).
@@ -406,7 +408,7 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
             if need_grad else pred.new_empty(0))
     ok = torch.ones(1, dtype=torch.int32, device=device)
     if num_rows * num_cols == 0:
-        loss = (pred.new_zeros(()) if reduce
+        loss = (pred.new_zeros((), dtype=torch.float32) if reduce
                 else torch.empty((num_rows, num_cols), dtype=pred.dtype, device=device))
         return loss, grad, ok, torch.zeros(4 if prob_sums else 0, dtype=torch.float32,
                                            device=device)
@@ -445,8 +447,9 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
             else torch.empty(0, dtype=torch.float32, device=device))
     if not reduce:
         return out, grad, ok, sums
+    # float32, like the reference: the caller casts after any division by a tensor avg_factor
     loss = out.sum() if out.numel() > 1 else out.view(())
-    return loss.to(pred.dtype), grad, ok, sums
+    return loss, grad, ok, sums
 
 
 def scale_grad_(grad: Tensor, grad_output: Tensor, scale: float = 1.0,
@@ -493,7 +496,7 @@ def _asl_forward_fake(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
                       detach_focal_weight: bool, reduce: bool, scale: float,
                       grad_scale: float, need_grad: bool,
                       prob_sums: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    loss = pred.new_empty(() if reduce else pred.shape)
+    loss = (pred.new_empty((), dtype=torch.float32) if reduce else pred.new_empty(pred.shape))
     grad = pred.new_empty(pred.shape if need_grad else (0, ))
     sums = pred.new_empty(4 if prob_sums else 0, dtype=torch.float32)
     return loss, grad, pred.new_empty(1, dtype=torch.int32), sums
@@ -580,6 +583,7 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: Tensor, *unused):
+        check_first_order()
         (grad, ) = ctx.saved_tensors
         if torch.compiler.is_compiling():
             torch.ops.asl_mmdet.asl_scale_grad_(grad, grad_output, ctx.backward_scale)

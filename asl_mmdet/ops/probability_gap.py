@@ -21,7 +21,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .asymmetric_loss import _check_inputs, _check_target_values
+from .asymmetric_loss import check_inputs, check_target_values
 from .asymmetric_loss_ref import compute_dtype, prob_sums_from_probs
 
 __all__ = ['PROB_SUM_NAMES', 'probability_sums', 'probability_gap']
@@ -47,9 +47,9 @@ def probability_sums(pred: Tensor, target: Tensor, weight: Optional[Tensor] = No
     """
     if not isinstance(activated, bool):
         raise TypeError(f'activated must be a bool, got {activated!r}')
-    weight = _check_inputs(pred, target, weight)
+    weight = check_inputs(pred, target, weight)
     if target.device.type == 'cpu':
-        _check_target_values(target, pred.shape[1])
+        check_target_values(target, pred.shape[1])
     dtype = compute_dtype(pred.dtype)
     with torch.no_grad():
         if target.dtype.is_floating_point:

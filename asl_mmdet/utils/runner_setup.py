@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict, DictAction
 
-__all__ = ['add_common_args', 'load_config', 'allow_full_checkpoint_load',
+__all__ = ['add_common_args', 'check_files', 'load_config', 'allow_full_checkpoint_load',
            'setup_cpu_distributed', 'shutdown_distributed']
 
 
@@ -30,6 +30,19 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         default='none', help='job launcher')
     # torch.distributed launchers pass --local-rank (torch >= 2.0) or --local_rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def check_files(parser: argparse.ArgumentParser, **paths: str) -> None:
+    """``parser.error`` (usage and exit status 2, no traceback) for a path that is not a file.
+
+    Args:
+        parser (ArgumentParser): the tool's parser.
+        **paths (str): the argument's name (``_`` for ``-``) and the path it holds (None:
+            not given; a URL such as ``s3://...`` is left to MMEngine's file backends).
+    """
+    for name, path in paths.items():
+        if path is not None and '://' not in path and not osp.isfile(path):
+            parser.error(f'{name.replace("_", "-")} {path!r}: no such file')
 
 
 def load_config(args: argparse.Namespace) -> Config:

@@ -122,7 +122,8 @@ def test_p_star_of_ce_with_margin_has_a_closed_form(clip):
 @pytest.mark.parametrize('kwargs,match', [
     (dict(gamma_neg=2.0, clip=-0.1), r'clip \(the probability margin m\) must be in \[0, 1\)'),
     (dict(gamma_neg=2.0, clip=1.0), r'clip .* must be in \[0, 1\), got 1.0'),
-    (dict(gamma_neg=-1.0, clip=0.2), 'gamma_neg must be >= 0, got -1.0'),
+    (dict(gamma_neg=-1.0, clip=0.2), 'gamma_neg must be a finite number >= 0, got -1.0'),
+    (dict(gamma_neg=float('inf'), clip=0.2), 'gamma_neg must be a finite number >= 0, got inf'),
     (dict(gamma_neg=0.0, clip=0.9), r'peaks at p = m \(its jump\).*no p\*'),  # CE+PS
     (dict(gamma_neg=0.0, clip=0.0), r'grows up to p = 1: there is no p\*'),  # CE: dL/dz = p
 ])
@@ -164,7 +165,8 @@ def test_main_options(tmp_path, capsys):
 
 @pytest.mark.parametrize('args,message', [
     (['--clip', '1'], '--clip (the probability margin m) must be in [0, 1), got 1.0'),
-    (['--gamma-neg', '-1'], '--gamma-neg must be >= 0, got -1.0'),
+    (['--gamma-neg', '-1'], '--gamma-neg must be a finite number >= 0, got -1.0'),
+    (['--gamma-neg', 'inf'], '--gamma-neg must be a finite number >= 0, got inf'),
     (['--dpi', '0'], '--dpi must be positive, got 0'),
 ])
 def test_main_rejects_bad_arguments(args, message, tmp_path, capsys):

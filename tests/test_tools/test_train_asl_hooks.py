@@ -71,6 +71,7 @@ def test_adaptive_gamma_logged_and_continued_on_resume(data_root, tmp_path):
     assert [r['asl_gamma_neg'] for r in resumed] == pytest.approx(gammas, rel=1e-6)
 
 
+@pytest.mark.ddp
 def test_dist_train_ranks_end_with_the_same_gamma(data_root, tmp_path):
     work_dir = str(tmp_path / 'ddp')
     cfg_path = write_adaptive_config(data_root, work_dir, 2,

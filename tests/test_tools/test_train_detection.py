@@ -105,6 +105,7 @@ def test_compare_prints_table_and_writes_png(data_root, tmp_path):
     assert osp.getsize(png) > 10_000
 
 
+@pytest.mark.ddp
 def test_dist_train_two_processes_gloo(data_root, tmp_path):
     work_dir = str(tmp_path / 'ddp')
     cfg_path = write_config('atss_r50_asl', data_root, work_dir, max_iters=2)

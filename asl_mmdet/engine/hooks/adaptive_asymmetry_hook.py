@@ -1,11 +1,14 @@
 """Adaptive asymmetry (ASL paper Sec. 2.7, Eq. 11): steer gamma_- to a target probability gap."""
+import logging
 import math
+import numbers
 from typing import Optional
 
+from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
 from asl_mmdet.models.losses import ASLoss
-from asl_mmdet.ops.asymmetric_loss import _check_number
+from asl_mmdet.ops.asymmetric_loss import check_number
 
 from .asl_probability_hook import ASLProbabilityHook
 
@@ -58,13 +61,13 @@ class AdaptiveAsymmetryHook(ASLProbabilityHook):
     def __init__(self, target_gap: float = 0.1, step: float = 1e-3,
                  max_gamma_neg: Optional[float] = None) -> None:
         super().__init__(interval=1)
-        _check_number('target_gap', target_gap, -1.0, 1.0)
-        _check_number('step', step, 0.0)
+        check_number('target_gap', target_gap, -1.0, 1.0)
+        check_number('step', step, 0.0)
         if step <= 0:
             raise ValueError(f'step must be > 0 (the update converges for a positive step: see '
                              f'the docstring), got {step!r}')
         if max_gamma_neg is not None:
-            _check_number('max_gamma_neg', max_gamma_neg, 0.0)
+            check_number('max_gamma_neg', max_gamma_neg, 0.0)
         self.target_gap = float(target_gap)
         self.step = float(step)
         self.max_gamma_neg = None if max_gamma_neg is None else float(max_gamma_neg)
@@ -88,6 +91,16 @@ class AdaptiveAsymmetryHook(ASLProbabilityHook):
         for loss in self._losses:
             loss.gamma_neg = self.gamma_neg
 
+    def _capped(self, gamma_neg: float, source: str) -> float:
+        """``gamma_neg`` within ``max_gamma_neg``, with a warning naming ``source`` where it was
+        above (a resumed run whose config lowered the bound, say)."""
+        if self.max_gamma_neg is None or gamma_neg <= self.max_gamma_neg:
+            return gamma_neg
+        print_log(f'AdaptiveAsymmetryHook: gamma_neg {gamma_neg} from {source} is above '
+                  f'max_gamma_neg={self.max_gamma_neg}; starting at {self.max_gamma_neg}',
+                  logger='current', level=logging.WARNING)
+        return self.max_gamma_neg
+
     def before_train(self, runner) -> None:
         super().before_train(runner)
         if self.gamma_neg is None:  # not restored from a checkpoint: the config's value
@@ -95,7 +108,7 @@ class AdaptiveAsymmetryHook(ASLProbabilityHook):
             if len(values) > 1:
                 raise ValueError(f'AdaptiveAsymmetryHook adapts one gamma_neg for every ASLoss '
                                  f'of the model; they start at different values {values}')
-            self.gamma_neg = values[0]
+            self.gamma_neg = self._capped(values[0], "the config's ASLoss")
         self._apply()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
@@ -108,7 +121,29 @@ class AdaptiveAsymmetryHook(ASLProbabilityHook):
             checkpoint[CHECKPOINT_KEY] = dict(gamma_neg=self.gamma_neg)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        name = _checkpoint_name(runner, checkpoint)
         state = checkpoint.get(CHECKPOINT_KEY)
-        if state is not None:
-            self.gamma_neg = float(state['gamma_neg'])
-            self._apply()
+        if state is None:
+            print_log(f'AdaptiveAsymmetryHook: {name} holds no {CHECKPOINT_KEY!r} state (saved '
+                      f'without this hook?): gamma_neg starts from the config\'s value',
+                      logger='current', level=logging.WARNING)
+            return
+        value = state.get('gamma_neg') if isinstance(state, dict) else None
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not math.isfinite(value) or value < 0):
+            raise ValueError(f'{name}: {CHECKPOINT_KEY!r} must be a dict with a finite '
+                             f'gamma_neg >= 0, got {state!r}')
+        self.gamma_neg = self._capped(float(value), name)
+        self._apply()
+
+
+def _checkpoint_name(runner, checkpoint: dict) -> str:
+    """The loaded checkpoint's path where the runner knows it, else its iteration."""
+    path = getattr(runner, '_load_from', None)
+    if path is None and getattr(runner, '_resume', False):
+        from mmengine.runner import find_latest_checkpoint
+        path = find_latest_checkpoint(runner.work_dir)
+    if path is not None:
+        return f'checkpoint {path!r}'
+    meta = checkpoint.get('meta') or {}
+    return f"the checkpoint of iteration {meta['iter']}" if 'iter' in meta else 'the checkpoint'

@@ -79,7 +79,8 @@ class ASLoss(nn.Module):
         if use_sigmoid is not True:
             raise ValueError(f'ASLoss is a sigmoid loss: use_sigmoid must be True, '
                              f'got {use_sigmoid!r}')
-        check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reduction)
+        check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reduction, loss_weight,
+                         detach_focal_weight)
         self.gamma_pos = gamma_pos
         self.gamma_neg = gamma_neg
         self.clip = clip

@@ -137,10 +137,57 @@ def test_focal_loss_alone_is_not_adapted():
     (dict(target_gap=1.5), ValueError, r'target_gap must be in \[-1.0, 1.0\], got 1.5'),
     (dict(target_gap='0.1'), TypeError, "target_gap must be a real number, got '0.1'"),
     (dict(step=0.0), ValueError, 'step must be > 0 .*got 0.0'),
-    (dict(step=-0.01), ValueError, r'step must be in \[0.0, inf\], got -0.01'),
-    (dict(step=math.nan), ValueError, 'step must be in .*got nan'),
-    (dict(max_gamma_neg=-1.0), ValueError, r'max_gamma_neg must be in \[0.0, inf\], got -1.0'),
+    (dict(step=-0.01), ValueError, 'step must be a finite number >= 0.0, got -0.01'),
+    (dict(step=math.nan), ValueError, 'step must be a finite number .*got nan'),
+    (dict(max_gamma_neg=-1.0), ValueError, 'max_gamma_neg must be a finite number >= 0.0, got -1.0'),
+    (dict(max_gamma_neg=math.inf), ValueError, 'max_gamma_neg must be a finite number >= 0.0, got inf'),
 ])
 def test_bad_arguments_are_named(kwargs, error, match):
     with pytest.raises(error, match=match):
         AdaptiveAsymmetryHook(**kwargs)
+
+
+def captured_warnings(monkeypatch):
+    from asl_mmdet.engine.hooks import adaptive_asymmetry_hook
+    messages = []
+    monkeypatch.setattr(adaptive_asymmetry_hook, 'print_log',
+                        lambda msg, logger=None, level=None: messages.append(msg))
+    return messages
+
+
+def test_checkpoint_without_state_warns(monkeypatch):
+    messages = captured_warnings(monkeypatch)
+    hook, loss = AdaptiveAsymmetryHook(), ASLoss(gamma_neg=3.0)
+    hook.after_load_checkpoint(None, {'meta': {'iter': 40}, 'state_dict': {}})
+    hook.before_train(make_runner(loss, [hook], 'adaptive_no_state'))
+    assert hook.gamma_neg == loss.gamma_neg == 3.0
+    (message, ) = messages
+    assert 'iteration 40' in message and CHECKPOINT_KEY in message
+    assert "config's value" in message
+
+
+@pytest.mark.parametrize('source', ['checkpoint', 'config'])
+def test_gamma_above_a_lowered_cap_starts_at_the_cap(source, monkeypatch):
+    """A resumed run whose config lowered max_gamma_neg (or a config starting above it) runs its
+    first iteration at the cap, not above it."""
+    messages = captured_warnings(monkeypatch)
+    hook = AdaptiveAsymmetryHook(target_gap=0.1, step=1.0, max_gamma_neg=4.0)
+    loss = ASLoss(gamma_neg=2.0 if source == 'checkpoint' else 5.0)
+    runner = make_runner(loss, [hook], f'adaptive_cap_{source}')
+    if source == 'checkpoint':
+        hook.after_load_checkpoint(runner, {CHECKPOINT_KEY: dict(gamma_neg=5.5),
+                                            'meta': {'iter': 8}})
+    hook.before_train(runner)
+    assert hook.gamma_neg == loss.gamma_neg == 4.0
+    (message, ) = messages
+    assert 'above max_gamma_neg=4.0' in message
+    assert ('iteration 8' if source == 'checkpoint' else "config's ASLoss") in message
+
+
+@pytest.mark.parametrize('state', [dict(gamma_neg='x'), dict(gamma_neg=math.nan),
+                                   dict(gamma_neg=-1.0), dict(gamma=2.0), 2.0])
+def test_corrupt_state_names_the_checkpoint(state):
+    hook = AdaptiveAsymmetryHook()
+    with pytest.raises(ValueError, match=f'iteration 12.*{CHECKPOINT_KEY}.*finite gamma_neg'):
+        hook.after_load_checkpoint(None, {CHECKPOINT_KEY: state, 'meta': {'iter': 12}})
+    assert hook.gamma_neg is None
