@@ -1,7 +1,9 @@
 """What tools/train.py and tools/test.py share: arguments and config set-up, MMDetection-style."""
 import argparse
+import atexit
 import os
 import os.path as osp
+import sys
 
 import torch
 import torch.distributed as dist
@@ -82,8 +84,28 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 
 def shutdown_distributed() -> None:
-    """Destroy the process group, if any, once the runner is done, rather than leaving gloo's or
-    NCCL's threads to interpreter exit (PyTorch warns about a process group left alive at exit,
-    and a C++ thread still running then aborts the process)."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    """End a distributed tool run: destroy the process group and exit without interpreter
+    finalization. Does not return when a process group is initialised.
+
+    Why: with gloo, the process group's worker threads (``pt_gloo_runloop``) free each
+    collective's work object, tensors included, after the caller's ``wait()`` has returned.
+    Tensors created in Python need the GIL to be freed. ``destroy_process_group()`` only
+    unregisters the group: the DDP wrapper keeps references to it (torch 2.14 leaks about ten
+    per wrapper; they survive the wrapper), so the worker threads live on. If the main thread
+    begins interpreter finalization before a worker has freed the last collective's tensors,
+    Python 3.11 ends that worker with ``pthread_exit`` inside the C++ destructor
+    (``~AsyncWork`` -> ``TensorImpl::decref_pyobject`` -> ``gil_scoped_acquire``), the
+    forced unwind meets a ``noexcept`` frame, and the whole process aborts ("terminate called
+    without an active exception", SIGABRT) after a run that trained and saved fine.
+
+    So the exit handlers run as at a normal exit (MMEngine's and the logging module's
+    included), standard streams are flushed, and the process ends with ``os._exit(0)``:
+    the finalization phase in which the race lives never starts.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.destroy_process_group()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
