@@ -475,8 +475,10 @@ def check(facts: Sequence[KernelFacts], budgets: bool = True) -> List[str]:
             problems.append(f'{where}: {f.spill_bytes} bytes of local memory (spills)')
         if f.registers > MAX_REGISTERS:
             problems.append(f'{where}: {f.registers} registers > {MAX_REGISTERS}')
+        # sm_75 (T4) has no bfloat16 arithmetic: its conversions are emulated
+        dtypes = ('fp32', 'bf16') if f.arch >= 80 else ('fp32', )
         budget = next((b for prefix, b in BUDGETS.items() if f.variant.startswith(prefix)
-                       and f.variant.endswith(('fp32', 'bf16'))), None)
+                       and f.variant.endswith(dtypes)), None)
         if budgets and budget and f.kernel == '_asl_forward_kernel':
             max_sass, max_regs = budget
             if f.sass_per_element > max_sass:
