@@ -27,9 +27,10 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
-__all__ = ['TARGETS', 'DEFAULT_SHAPE', 'H100', 'Variant', 'KernelFacts', 'VARIANTS',
-           'DEFAULT_VARIANTS', 'BUDGETS', 'has_nvidia_backend', 'compile_only',
-           'compile_variant', 'analyze', 'occupancy', 'predict_ms', 'report', 'format_table']
+__all__ = ['TARGETS', 'DEFAULT_SHAPE', 'H100', 'CALIBRATION', 'Variant', 'KernelFacts',
+           'VARIANTS', 'DEFAULT_VARIANTS', 'CI_MATRIX', 'BUDGETS', 'MAX_REGISTERS',
+           'has_nvidia_backend', 'compile_only', 'compile_variant', 'analyze', 'occupancy',
+           'predict_ms', 'report', 'format_table', 'check', 'main']
 
 # The GPUs users train on: T4, A100, H100, B200 (sm_70 compiles, but the shipped nvdisasm no
 # longer reads it).
@@ -116,6 +117,14 @@ DEFAULT_VARIANTS = [
     _BY_NAME['detection, index, fp32'], _BY_NAME['detection, index, bf16'],
     _BY_NAME['classification, dense, fp32'], _BY_NAME['classification, dense, bf16']
 ]
+# What `make test` compiles (tests/test_ops/test_kernel_compile.py): every variant for sm_90,
+# and for the other targets the defaults, one of each other forward flag and the backward
+# kernels (about a minute on 2 cores with Triton's cache cold).
+_CI_OTHERS = DEFAULT_VARIANTS + [
+    _BY_NAME['detection + prob sums, index, fp32'], _BY_NAME['non-integer gamma, dense, fp16'],
+    _BY_NAME['backward: grad *= scalar, fp32'], _BY_NAME['backward: grad *= (N, C), bf16']
+]
+CI_MATRIX = {75: _CI_OTHERS, 80: _CI_OTHERS, 90: VARIANTS, 100: _CI_OTHERS}
 MAX_REGISTERS = 128  # per thread, any variant: beyond it occupancy drops below 25% on H100
 BUDGETS = {  # variant name prefix: (SASS per element in the main loop, registers per thread)
     'detection, index': (40, 64),
@@ -188,7 +197,6 @@ def compile_only(arch: int) -> Iterator[List[Launch]]:
     ``JITFunction`` run compiles (or takes from Triton's cache) and is recorded in the yielded
     list. Triton's driver, the JIT's run method and the kernels' in-memory caches are restored
     on exit."""
-    import triton
     from triton.runtime import driver
     from triton.runtime.jit import JITFunction
 
@@ -220,7 +228,6 @@ def compile_only(arch: int) -> Iterator[List[Launch]]:
         driver._active = previous
         for function, cache in caches.items():
             function.device_caches = cache
-    del triton
 
 
 def _inputs(variant: Variant, shape: Tuple[int, int]):
@@ -502,6 +509,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--targets', type=int, nargs='+', default=list(TARGETS))
     parser.add_argument('--variants', nargs='+', help='names from VARIANTS (default: all)')
     parser.add_argument('--defaults', action='store_true', help='the two defaults only')
+    parser.add_argument('--ci', action='store_true',
+                        help="the tests' matrix (CI_MATRIX) instead of --targets/--variants")
     parser.add_argument('--json', action='store_true', help='one JSON object per launch')
     parser.add_argument('--check', action='store_true',
                         help='exit 1 on a spill, > 128 registers or a missed budget')
@@ -513,7 +522,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     variants = (DEFAULT_VARIANTS if args.defaults else
                 [_BY_NAME[name] for name in args.variants] if args.variants else VARIANTS)
-    facts = report(variants, args.targets)
+    if args.ci:
+        facts = [f for arch, chosen in CI_MATRIX.items() for f in report(chosen, [arch])]
+    else:
+        facts = report(variants, args.targets)
     if args.json:
         for f in facts:
             print(json.dumps(f.as_dict()))
