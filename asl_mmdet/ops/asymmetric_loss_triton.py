@@ -148,8 +148,9 @@ def _negative_terms(z, e, d, dp, dq, clip, gamma, POW: tl.constexpr, CLIP: tl.co
     caller folds the factor into its per-row scale). With ``r = 1 - p_m = q + m`` where
     ``p > m``, one reciprocal ``x = 1 / (d^2 r)`` gives ``1 / d = x d r`` and
     ``p q / r = e x``, so the gradient ``p_m^(g-1) (p q / r) (p_m - g r ln r)`` needs no
-    division; integer ``g >= 2`` zeroes it below the margin by itself. Conditions are written
-    so that a NaN logit takes the computing branch: NaN in, NaN out.
+    division; integer ``g >= 2`` zeroes it below the margin by itself, the other gammas select
+    exact zeros there. Conditions are written so that a NaN logit takes the computing branch:
+    NaN in, NaN out.
     """
     if CLIP:
         s = clip * d + dq  # d r
@@ -164,7 +165,7 @@ def _negative_terms(z, e, d, dp, dq, clip, gamma, POW: tl.constexpr, CLIP: tl.co
         log2_r = _log2(r)
         pq_r = e * x
         if POW == 0:
-            loss = log2_r
+            loss = tl.where(below, 0.0, log2_r)
             grad = tl.where(below, 0.0, pq_r)
         elif POW > 0:
             if POW > 1:
@@ -178,6 +179,8 @@ def _negative_terms(z, e, d, dp, dq, clip, gamma, POW: tl.constexpr, CLIP: tl.co
                 grad = w * pq_r
             else:
                 grad = w1 * pq_r * (p_m - (r * log2_r) * (gamma * _LN2))
+                if POW == 1:  # exact zeros below the margin, however log2(1) rounds
+                    grad = tl.where(below, 0.0, grad)
         else:
             log2_pm = _log2(tl.maximum(p_m, 1e-30))
             w = _exp2(log2_pm * gamma)
@@ -187,6 +190,7 @@ def _negative_terms(z, e, d, dp, dq, clip, gamma, POW: tl.constexpr, CLIP: tl.co
             else:
                 w1 = _exp2(log2_pm * (gamma - 1.0))
                 grad = w1 * pq_r * (p_m - (r * log2_r) * (gamma * _LN2))
+            loss = tl.where(below, 0.0, loss)
             grad = tl.where(below, 0.0, grad)
     else:
         inv_d = _rcp(d)
