@@ -316,8 +316,9 @@ _LABEL = re.compile(r'^\s*(\.L_x_\d+):')
 _BRANCH_TARGET = re.compile(r'`\((\.L_x_\d+)\)')
 
 
-def _sass(cubin: bytes) -> Tuple[List[Tuple[int, str]], Dict[str, int]]:
-    """The first kernel's SASS in ``cubin`` as ``(offset, instruction)``, and label offsets."""
+def _sass(cubin: bytes) -> Tuple[List[Tuple[int, str]], Dict[str, int], str]:
+    """The kernel's SASS in ``cubin`` as ``(offset, instruction)``, its labels' offsets and
+    ``cuobjdump``'s resource usage."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, 'kernel.cubin')
         with open(path, 'wb') as file:
