@@ -9,13 +9,12 @@ sm_90 and sm_100); and float32, float16 or bfloat16 logits. Where one is missing
 what was missing and how to get the fused path. ``ASL_MMDET_IMPL=triton`` skips these checks
 (the kernel runs, and its errors surface); ``ASL_MMDET_IMPL=ref`` skips the kernel.
 """
-import functools
 import importlib
 import importlib.util
 import sys
 import traceback
 import warnings
-from typing import Callable, Optional, Set, Tuple
+from typing import Callable, Dict, Optional, Set, Tuple
 
 import torch
 from torch import Tensor
@@ -29,11 +28,18 @@ _HOW = ('; set ASL_MMDET_IMPL=ref to silence this, or ASL_MMDET_IMPL=triton to f
         'kernel and see its errors')
 _warned: Set[str] = set()
 _compile_failure: Optional[str] = None  # set by the first compile error of the process
+# What the checks found: 'environment' and each CUDA device index -> the reason or None
+_checked: Dict[object, Optional[str]] = {}
 
 
-@functools.lru_cache(maxsize=None)
 def _missing_in_environment() -> Optional[str]:
     """What this process lacks for the fused path, whatever the device (checked once)."""
+    if 'environment' not in _checked:
+        _checked['environment'] = _check_environment()
+    return _checked['environment']
+
+
+def _check_environment() -> Optional[str]:
     if importlib.util.find_spec('triton') is None:
         return 'Triton is not installed (pip install triton, or a torch wheel that brings it)'
     if not (hasattr(torch.library, 'triton_op') and hasattr(torch.library, 'wrap_triton')):
@@ -47,14 +53,16 @@ def _missing_in_environment() -> Optional[str]:
     return None
 
 
-@functools.lru_cache(maxsize=None)
 def _missing_on_device(index: int) -> Optional[str]:
     """What CUDA device ``index`` lacks (checked once per device)."""
-    capability = _device_capability(index)
-    if capability < MIN_CAPABILITY:
-        return (f'CUDA device {index} has compute capability {capability[0]}.{capability[1]}; '
+    if index not in _checked:
+        capability = _device_capability(index)
+        _checked[index] = None
+        if capability < MIN_CAPABILITY:
+            _checked[index] = (
+                f'CUDA device {index} has compute capability {capability[0]}.{capability[1]}; '
                 f'the fused kernel needs {MIN_CAPABILITY[0]}.{MIN_CAPABILITY[1]} or newer')
-    return None
+    return _checked[index]
 
 
 def _device_capability(index: int) -> Tuple[int, int]:
@@ -86,6 +94,12 @@ def fused_available(pred: Tensor) -> bool:
     reason (CPU logits take the reference silently: it is the CPU path)."""
     if not _on_cuda(pred):
         return False
+    if torch.compiler.is_compiling():
+        # no checks while Dynamo traces (they would break the graph): what eager steps of
+        # this process found, and the dtype
+        return (_compile_failure is None and _checked.get('environment') is None
+                and _checked.get(pred.device.index or 0) is None
+                and pred.dtype in FUSED_DTYPES)
     reason = missing_for_fused(pred)
     if reason is not None:
         warn_once(reason)
@@ -113,6 +127,8 @@ def fused_or_reference(fused: Callable, reference: Callable):
     """``fused()``; if Triton fails to compile the kernel, warn once, remember it for the rest
     of the process and return ``reference()``. Other errors propagate."""
     global _compile_failure
+    if torch.compiler.is_compiling():  # Inductor compiles the kernels later, outside this call
+        return fused()
     try:
         return fused()
     except Exception as exc:

@@ -37,11 +37,8 @@ def gpu(monkeypatch):
     monkeypatch.setattr(fused_support, '_device_capability', lambda index: (9, 0))
     monkeypatch.setattr(fused_support, '_warned', set())
     monkeypatch.setattr(fused_support, '_compile_failure', None)
-    fused_support._missing_in_environment.cache_clear()
-    fused_support._missing_on_device.cache_clear()
-    yield monkeypatch
-    fused_support._missing_in_environment.cache_clear()
-    fused_support._missing_on_device.cache_clear()
+    monkeypatch.setattr(fused_support, '_checked', {})
+    return monkeypatch
 
 
 def run_loss(dtype=torch.float32):
@@ -126,3 +123,25 @@ def test_other_errors_propagate(gpu):
     with pytest.raises(ValueError, match='must have shape'):
         run_loss()
     assert fused_support._compile_failure is None
+
+
+def test_checks_do_not_break_a_compiled_graph(gpu):
+    """Under torch.compile the dispatch only reads what eager steps found: one graph."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(16, 5)
+    x, target = torch.randn(32, 16), torch.randint(0, 6, (32, ))
+
+    def step(x, target):
+        return asymmetric_loss(model(x), target, gamma_pos=1.0, reduction='sum')
+
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm.print_readable(print_output=False))
+        return gm.forward
+
+    compiled = torch.compile(step, backend=backend, fullgraph=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', RuntimeWarning)
+        torch.testing.assert_close(compiled(x, target), step(x, target), rtol=1e-5, atol=1e-6)
+    assert len(graphs) == 1 and 'asl_forward' in graphs[0]
