@@ -17,7 +17,8 @@ from asl_mmdet.ops import asymmetric_loss, fused_support  # noqa: E402
 from asl_mmdet.ops import asymmetric_loss_triton as fused  # noqa: E402
 from asl_mmdet.ops.asymmetric_loss import IMPL_ENV  # noqa: E402
 
-if not torch.cuda.is_available() and not fused._INTERPRETED:
+DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
+if DEVICE == 'cpu' and not fused._INTERPRETED:
     pytest.skip('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1',
                 allow_module_level=True)
 
@@ -31,7 +32,8 @@ FakeCompileError.__module__ = 'triton.compiler.errors'
 
 @pytest.fixture
 def gpu(monkeypatch):
-    """A process that believes its CPU tensors are on an sm_90 GPU, with fresh checks."""
+    """A process whose tensors are on an sm_90 GPU (simulated without one), with fresh
+    checks."""
     monkeypatch.delenv(IMPL_ENV, raising=False)
     monkeypatch.setattr(fused_support, '_on_cuda', lambda pred: True)
     monkeypatch.setattr(fused_support, '_device_capability', lambda index: (9, 0))
@@ -41,9 +43,10 @@ def gpu(monkeypatch):
     return monkeypatch
 
 
-def run_loss(dtype=torch.float32):
-    pred = torch.randn(7, 5, dtype=dtype, requires_grad=True)
-    loss = asymmetric_loss(pred, torch.tensor([0, 5, 2, 1, 4, 3, 0]), gamma_pos=1.0)
+def run_loss(dtype=torch.float32, device=DEVICE):
+    pred = torch.randn(7, 5, dtype=dtype, device=device, requires_grad=True)
+    target = torch.tensor([0, 5, 2, 1, 4, 3, 0], device=device)
+    loss = asymmetric_loss(pred, target, gamma_pos=1.0)
     return type(loss.grad_fn).__name__
 
 
@@ -67,7 +70,7 @@ def test_cpu_logits_run_the_reference_without_warning(monkeypatch):
     monkeypatch.delenv(IMPL_ENV, raising=False)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        assert run_loss() == 'AsymmetricLossRefFunctionBackward'
+        assert run_loss(device='cpu') == 'AsymmetricLossRefFunctionBackward'
 
 
 def test_torch_without_triton_op(gpu):
@@ -128,8 +131,9 @@ def test_other_errors_propagate(gpu):
 def test_checks_do_not_break_a_compiled_graph(gpu):
     """Under torch.compile the dispatch only reads what eager steps found: one graph."""
     torch.manual_seed(0)
-    model = torch.nn.Linear(16, 5)
-    x, target = torch.randn(32, 16), torch.randint(0, 6, (32, ))
+    model = torch.nn.Linear(16, 5).to(DEVICE)
+    x = torch.randn(32, 16, device=DEVICE)
+    target = torch.randint(0, 6, (32, ), device=DEVICE)
 
     def step(x, target):
         return asymmetric_loss(model(x), target, gamma_pos=1.0, reduction='sum')
