@@ -9,7 +9,7 @@ TORCH := torch==$(TORCH_VERSION) torchvision==0.29.1
 MM := mmdet==3.3.0 mmpretrain==1.2.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo demo-cls clean-venv soak-ddp soak-fresh
+.PHONY: install test demo demo-cls gpu-check clean-venv soak-ddp soak-fresh
 
 install: $(STAMP)
 
@@ -70,6 +70,11 @@ soak-fresh:
 
 demo: install
 	$(PY) tools/demo.py
+
+# On a machine with CUDA: the kernel tests at full sizes, tools/benchmark_loss.py and the
+# tools/benchmark_train.py runs of docs/benchmarks.md, written into docs/benchmarks.md.
+gpu-check: install
+	$(PY) tools/benchmarks/gpu_check.py
 
 demo-cls: install
 	$(PY) tools/demo.py --task cls

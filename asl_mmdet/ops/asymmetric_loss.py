@@ -18,7 +18,9 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from . import fused_support
 from .asymmetric_loss_ref import AsymmetricLossRefFunction
+from .fused_support import FUSED_DTYPES
 
 __all__ = ['asymmetric_loss', 'apply_asymmetric_loss', 'check_asl_params', 'check_avg_factor',
            'check_bool', 'check_inputs', 'check_number', 'check_target_values', 'use_fused',
@@ -28,7 +30,6 @@ REDUCTIONS = ('none', 'mean', 'sum')
 IMPL_ENV = 'ASL_MMDET_IMPL'
 IMPLS = ('auto', 'ref', 'triton')
 HAS_TRITON = importlib.util.find_spec('triton') is not None
-FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # the fused kernel's logits
 
 
 def _range_text(low: float, high: float, low_inclusive: bool, high_inclusive: bool) -> str:
@@ -156,15 +157,17 @@ def check_target_values(target: Tensor, num_classes: int) -> None:
 
 def use_fused(pred: Tensor) -> bool:
     """Whether :func:`asymmetric_loss` runs the fused kernel for ``pred``: for CUDA float32,
-    float16 and bfloat16 logits when Triton is installed, unless ``ASL_MMDET_IMPL`` is ``ref``
-    (always the reference) or ``triton`` (always the kernel)."""
+    float16 and bfloat16 logits when the environment and the device have what the kernel needs
+    (:mod:`asl_mmdet.ops.fused_support`; checked once per process, one warning naming what is
+    missing), unless ``ASL_MMDET_IMPL`` is ``ref`` (always the reference) or ``triton``
+    (always the kernel)."""
     impl = os.environ.get(IMPL_ENV) or 'auto'
     if impl not in IMPLS:
         raise ValueError(f'{IMPL_ENV} must be one of {IMPLS} or unset, got {impl!r}')
     if impl == 'triton' and not HAS_TRITON:
         raise RuntimeError(f'{IMPL_ENV}=triton but Triton is not installed')
     if impl == 'auto':
-        return HAS_TRITON and pred.is_cuda and pred.dtype in FUSED_DTYPES
+        return fused_support.fused_available(pred)
     return impl == 'triton'
 
 
@@ -218,7 +221,11 @@ def asymmetric_loss(pred: Tensor,
             reduction, avg_factor, loss_weight, eps, return_prob_sums)
     if isinstance(pred, Tensor) and use_fused(pred):
         from .asymmetric_loss_triton import asymmetric_loss_fused
-        return asymmetric_loss_fused(*args)
+        if os.environ.get(IMPL_ENV) == 'triton':  # forced: errors surface
+            return asymmetric_loss_fused(*args)
+        return fused_support.fused_or_reference(
+            lambda: asymmetric_loss_fused(*args),
+            lambda: apply_asymmetric_loss(AsymmetricLossRefFunction, False, *args))
     return apply_asymmetric_loss(AsymmetricLossRefFunction, False, *args)
 
 

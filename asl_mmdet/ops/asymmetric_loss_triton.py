@@ -11,11 +11,19 @@ factor (in grad_output) could lift them.
 
 Layout: each program owns ``BLOCK_N`` rows and a range of columns that it walks in
 ``BLOCK_C``-wide tiles, so row and column indices come from the program id and the loop counter
-(no integer division per element) and non-contiguous inputs are read through their strides.
-Class-index targets are read once per row: the positive term is computed for the one labelled
-logit of each row and selected into the tile, the negative term everywhere else. Math is in
-float32 and in log space (``log(p)`` and ``log(1 - p)`` come from one shared softplus), so
-logits of any finite size give finite losses and gradients in float32, float16 and bfloat16.
+(no integer division per element) and non-contiguous inputs are read through their strides;
+each thread holds 8 elements per tile, contiguous along a row (128-bit loads and stores where
+a row's elements are contiguous). Everything constant along a row (alpha, the row's weight,
+the scales, the labelled element's positive term for class indices) is computed once per row,
+outside the loop; a reduced loss accumulates unscaled element terms.
+
+Math is in float32 from one ``e = exp(-|z|)`` per element: ``p`` and ``1 - p`` keep full
+relative precision, ``log(1 - p)`` and ``log(p)`` come from one shared ``log1p(e)`` in log
+space (finite losses and gradients for logits of any finite size), and with a margin one
+reciprocal serves ``p``, ``1 / (1 - p_m)`` and ``p (1 - p) / (1 - p_m)``. Compiled, ``exp2``,
+``log2`` and the reciprocal are the GPU's one-instruction approximations (MUFU, relative
+error of a few ulps; ``log2`` absolute error about 2^-22 near 1); under the interpreter they
+are exact. A NaN logit gives a NaN loss and gradient at its element in every variant.
 
 Labels are range-checked inside the kernel: a program that sees one out of range clears a
 device flag that the host asserts on with ``torch._assert_async`` (no host synchronisation).
@@ -44,8 +52,9 @@ from .asymmetric_loss_ref import check_first_order
 __all__ = ['asymmetric_loss_fused', 'asl_forward_fused', 'scale_grad_',
            'AsymmetricLossTritonFunction']
 
-# Elements per forward tile (BLOCK_N * BLOCK_C) and warps per program: 16 float32 per thread.
-_TILE = 2048
+# Elements per forward tile (BLOCK_N * BLOCK_C) and warps per program: 8 elements per thread,
+# which keeps the loop within 64 registers (>= 50% occupancy on H100).
+_TILE = 1024
 _NUM_WARPS = 4
 # Problems at least this large (elements) split their columns across programs when there are
 # too few row blocks to give the GPU about _TARGET_PROGRAMS programs.
@@ -61,101 +70,175 @@ _LABEL_MESSAGE = ('asymmetric_loss: target class indices must be in [0, C] (C is
                   'and dense labels in [0, 1]')
 
 
+# _exp2, _log2, _rcp: the hardware's approximate exp2, log2 and reciprocal (one MUFU
+# instruction each, flushing subnormals) when compiled (_APPROX, set below the kernels); exact
+# numpy math under the interpreter, which can not run PTX.
+_LN2 = tl.constexpr(0.6931471805599453)
+_LOG2E = tl.constexpr(1.4426950408889634)
+
+
 @triton.jit
-def _pow(x, log_x, gamma, POW: tl.constexpr):
-    """``x ** gamma`` for ``x >= 0``: products for gamma in {1, 2, 3, 4} (POW = gamma),
-    ``exp(gamma * log(x))`` otherwise (POW = -1)."""
+def _exp2(x):
+    if _APPROX:
+        y = tl.inline_asm_elementwise('ex2.approx.ftz.f32 $0, $1;', '=r,r', [x],
+                                      dtype=tl.float32, is_pure=True, pack=1)
+    else:
+        y = tl.exp2(x)
+    return y
+
+
+@triton.jit
+def _log2(x):
+    if _APPROX:
+        y = tl.inline_asm_elementwise('lg2.approx.ftz.f32 $0, $1;', '=r,r', [x],
+                                      dtype=tl.float32, is_pure=True, pack=1)
+    else:
+        y = tl.log2(x)
+    return y
+
+
+@triton.jit
+def _rcp(x):
+    if _APPROX:
+        y = tl.inline_asm_elementwise('rcp.approx.ftz.f32 $0, $1;', '=r,r', [x],
+                                      dtype=tl.float32, is_pure=True, pack=1)
+    else:
+        y = 1.0 / x
+    return y
+
+
+@triton.jit
+def _ipow(x, POW: tl.constexpr):
+    """``x ** POW`` for POW in 1..4 by products."""
     if POW == 1:
         y = x
     elif POW == 2:
         y = x * x
     elif POW == 3:
         y = x * x * x
-    elif POW == 4:
+    else:
         y = x * x
         y = y * y
-    else:
-        y = tl.exp(gamma * log_x)
     return y
 
 
 @triton.jit
-def _sigmoid_parts(z):
-    """``p = sigmoid(z)``, ``q = 1 - p`` (both without cancellation) and
-    ``softplus(-|z|) = log(1 + exp(-|z|))``, so ``log(p) = -(max(-z, 0) + softplus)`` and
-    ``log(1 - p) = -(max(z, 0) + softplus)``."""
-    e = tl.exp(-tl.abs(z))
-    d = 1.0 + e
-    inv_d = 1.0 / d
+def _sigmoid_base(z):
+    """``e = exp(-|z|)`` in [0, 1], ``d = 1 + e`` and ``d p``, ``d q`` (``p = sigmoid(z)``,
+    ``q = 1 - p``): one of them is 1, the other e, so ``p`` and ``q`` keep full relative
+    precision. A NaN z gives NaN e and d."""
+    e = _exp2(tl.abs(z) * -_LOG2E)
     nonneg = z >= 0
-    p = tl.where(nonneg, inv_d, e * inv_d)
-    q = tl.where(nonneg, e * inv_d, inv_d)
-    # log1p(e): log(d) corrected by the rounding error of d = fl(1 + e), exact for tiny e
-    softplus = tl.log(d) - ((d - 1.0) - e) * inv_d
-    return p, q, softplus
+    dp = tl.where(nonneg, 1.0, e)
+    dq = tl.where(nonneg, e, 1.0)
+    return e, 1.0 + e, dp, dq
 
 
 @triton.jit
-def _positive_terms(z, p, q, softplus, gamma, POW: tl.constexpr, DETACH: tl.constexpr):
-    """``-L+ = -(1 - p)^g log(p)`` and ``d(-L+)/dz = (1 - p)^g (g p log(p) - (1 - p))``."""
-    log_p = -(tl.maximum(-z, 0.0) + softplus)
-    if POW == 0:
-        loss = -log_p
-        grad = -q
-    else:
-        log_q = -(tl.maximum(z, 0.0) + softplus)
-        w = _pow(q, log_q, gamma, POW)
-        loss = -w * log_p
-        if DETACH:
-            grad = -w * q
-        else:
-            grad = w * (gamma * p * log_p - q)
-    return loss, grad
+def _log1p_exp(e, d, inv_d):
+    """``log(1 + e)`` for e in [0, 1] from ``d = fl(1 + e)``, corrected by d's rounding."""
+    return _log2(d) * _LN2 - ((d - 1.0) - e) * inv_d
 
 
 @triton.jit
-def _negative_terms(z, p, q, softplus, gamma, clip, POW: tl.constexpr, CLIP: tl.constexpr,
+def _negative_terms(z, e, d, dp, dq, clip, gamma, POW: tl.constexpr, CLIP: tl.constexpr,
                     DETACH: tl.constexpr):
-    """``-L- = -p_m^g log(1 - p_m)`` with ``p_m = max(p - m, 0)`` and its derivative
-    ``p_m^g [1 / (1 - p_m) - g log(1 - p_m) / p_m] p (1 - p)``, zero where p <= m."""
+    """``-L-`` and ``d(-L-)/dz`` (Eq. 8), with ``p`` and ``1 / d`` for the caller.
+
+    With a margin the loss is returned in units of ``-ln 2`` (``p_m^g log2(1 - p_m)``; the
+    caller folds the factor into its per-row scale). With ``r = 1 - p_m = q + m`` where
+    ``p > m``, one reciprocal ``x = 1 / (d^2 r)`` gives ``1 / d = x d r`` and
+    ``p q / r = e x``, so the gradient ``p_m^(g-1) (p q / r) (p_m - g r ln r)`` needs no
+    division; integer ``g >= 2`` zeroes it below the margin by itself, the other gammas select
+    exact zeros there. Conditions are written so that a NaN logit takes the computing branch:
+    NaN in, NaN out.
+    """
     if CLIP:
+        s = clip * d + dq  # d r
+        x = _rcp(d * s)
+        inv_d = x * s
+        p = dp * inv_d
         p_m = tl.maximum(p - clip, 0.0)
-        r = 1.0 - p_m  # >= m > 0
-        log_r = tl.log(r)
-        above = p_m > 0
+        r = s * inv_d
+        below = p <= clip  # False for NaN
+        if POW <= 1:
+            r = tl.where(below, 1.0, r)
+        log2_r = _log2(r)
+        pq_r = e * x
         if POW == 0:
-            loss = -log_r
-            grad = p * q / r
-        else:
-            w = _pow(p_m, tl.log(tl.maximum(p_m, 1e-30)), gamma, POW)
-            loss = -w * log_r
-            if DETACH:
-                grad = w * p * q / r
+            loss = tl.where(below, 0.0, log2_r)
+            grad = tl.where(below, 0.0, pq_r)
+        elif POW > 0:
+            if POW > 1:
+                w1 = _ipow(p_m, POW - 1)
+                w = w1 * p_m
             else:
-                p_m_safe = tl.where(above, p_m, 1.0)
-                grad = w * p * q * (p_m_safe - gamma * r * log_r) / (r * p_m_safe)
-        grad = tl.where(above, grad, 0.0)
+                w1 = 1.0
+                w = p_m
+            loss = w * log2_r
+            if DETACH:
+                grad = w * pq_r
+            else:
+                grad = w1 * pq_r * (p_m - (r * log2_r) * (gamma * _LN2))
+                if POW == 1:  # exact zeros below the margin, however log2(1) rounds
+                    grad = tl.where(below, 0.0, grad)
+        else:
+            log2_pm = _log2(tl.maximum(p_m, 1e-30))
+            w = _exp2(log2_pm * gamma)
+            loss = w * log2_r
+            if DETACH:
+                grad = w * pq_r
+            else:
+                w1 = _exp2(log2_pm * (gamma - 1.0))
+                grad = w1 * pq_r * (p_m - (r * log2_r) * (gamma * _LN2))
+            loss = tl.where(below, 0.0, loss)
+            grad = tl.where(below, 0.0, grad)
     else:
-        log_q = -(tl.maximum(z, 0.0) + softplus)
+        inv_d = _rcp(d)
+        p = dp * inv_d
+        q = dq * inv_d
+        softplus = tl.maximum(z, 0.0) + _log1p_exp(e, d, inv_d)  # -log(q)
         if POW == 0:
-            loss = -log_q
+            loss = softplus
             grad = p
         else:
-            log_p = -(tl.maximum(-z, 0.0) + softplus)
-            w = _pow(p, log_p, gamma, POW)
-            loss = -w * log_q
+            if POW > 0:
+                w = _ipow(p, POW)
+            else:  # p^g in log space: log(p) = -(max(-z, 0) + log1p(e))
+                w = _exp2((softplus - z) * (-gamma * _LOG2E))
+            loss = w * softplus
             if DETACH:
                 grad = w * p
             else:
-                grad = w * (p - gamma * q * log_q)
+                grad = w * (p + gamma * q * softplus)
+    return loss, grad, p, inv_d
+
+
+@triton.jit
+def _positive_terms(z, e, d, inv_d, dp, dq, gamma, POW: tl.constexpr, DETACH: tl.constexpr):
+    """``-L+ = -(1 - p)^g log(p)`` and ``d(-L+)/dz = -(1 - p)^g (1 - p - g p log(p))``."""
+    q = dq * inv_d
+    softplus = tl.maximum(-z, 0.0) + _log1p_exp(e, d, inv_d)  # -log(p)
+    if POW == 0:
+        loss = softplus
+        grad = -q
+    else:
+        if POW > 0:
+            w = _ipow(q, POW)
+        else:  # q^g in log space: log(q) = -(max(z, 0) + log1p(e))
+            w = _exp2((softplus + z) * (-gamma * _LOG2E))
+        loss = w * softplus
+        if DETACH:
+            grad = -w * q
+        else:
+            grad = -w * (q + gamma * (dp * inv_d) * softplus)
     return loss, grad
 
 
 @triton.jit
-def _lerp(start, end, weight):
-    """``torch.lerp``'s formula: exact at weight 0 and 1."""
-    diff = end - start
-    return tl.where(weight < 0.5, start + weight * diff, end - diff * (1.0 - weight))
+def _max_keep_nan(a, b):
+    """``max(a, b)``, NaN if either is (``tl.max`` and ``tl.maximum`` drop NaN by default)."""
+    return tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)
 
 
 @triton.jit
@@ -168,7 +251,8 @@ def _asl_forward_kernel(
         POW_POS: tl.constexpr, POW_NEG: tl.constexpr, CLIP: tl.constexpr,
         ALPHA: tl.constexpr, DETACH: tl.constexpr, INDEX_TARGET: tl.constexpr,
         WEIGHT: tl.constexpr, REDUCE: tl.constexpr, NEED_GRAD: tl.constexpr,
-        PROB_SUMS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr):
+        PROB_SUMS: tl.constexpr, EVEN_C: tl.constexpr, BLOCK_N: tl.constexpr,
+        BLOCK_C: tl.constexpr):
     """One program: BLOCK_N rows from pid_n * BLOCK_N, cols_per_program columns from
     pid_c * cols_per_program, walked BLOCK_C at a time.
 
@@ -178,6 +262,12 @@ def _asl_forward_kernel(
     NEED_GRAD: write grad_scale * (the weighted gradient) to the contiguous (N, C) grad_ptr.
     PROB_SUMS: write the program's [sum(w y p), sum(w y), sum(w (1 - y) (1 - p)),
     sum(w (1 - y))] (y: 1 at the labelled element for class indices) to sums_ptr[4 * program:].
+    EVEN_C: every tile of the program lies within its columns (no column mask).
+
+    Everything constant along a row (alpha, the row's weight, the scales, the labelled
+    element's terms) is applied per row, outside the loop: a reduced loss accumulates the
+    unscaled element terms and multiplies each row's sum once. Rows past the end are read as
+    logits 0 (finite terms), never stored, and left out of the sums after the loop.
     """
     pid_n = tl.program_id(0)
     pid_c = tl.program_id(1)
@@ -192,6 +282,16 @@ def _asl_forward_kernel(
     if WEIGHT == 1:
         row_weight = tl.load(weight_ptr + rows * stride_weight_n, mask=row_ok,
                              other=0.0).to(tl.float32)
+    else:  # a constant, folded away (WEIGHT == 2 multiplies each element)
+        row_weight = tl.full([BLOCK_N], 1.0, tl.float32)
+    neg_scale = row_weight
+    grad_neg_scale = grad_scale * row_weight
+    if ALPHA:
+        neg_scale = alpha_neg * neg_scale
+        grad_neg_scale = alpha_neg * grad_neg_scale
+    if CLIP:
+        neg_scale = neg_scale * -_LN2  # the margin's loss comes in units of -ln 2
+
     if INDEX_TARGET:
         label = tl.load(target_ptr + rows * stride_target_n, mask=row_ok, other=0).to(tl.int64)
         bad = row_ok & ((label < 0) | (label > num_cols))
@@ -200,92 +300,134 @@ def _asl_forward_kernel(
         labelled = row_ok & (label >= col_lo) & (label < col_hi)
         z_pos = tl.load(pred_rows + label * stride_pred_c, mask=labelled,
                         other=0.0).to(tl.float32)
-        p_pos, q_pos, softplus_pos = _sigmoid_parts(z_pos)
-        loss_pos, grad_pos = _positive_terms(z_pos, p_pos, q_pos, softplus_pos, gamma_pos,
-                                             POW_POS, DETACH)
+        e_pos, d_pos, dp_pos, dq_pos = _sigmoid_base(z_pos)
+        inv_d_pos = _rcp(d_pos)
+        loss_pos, grad_pos = _positive_terms(z_pos, e_pos, d_pos, inv_d_pos, dp_pos, dq_pos,
+                                             gamma_pos, POW_POS, DETACH)
+        if WEIGHT == 2:
+            pos_weight = tl.load(weight_ptr + rows * stride_weight_n + label * stride_weight_c,
+                                 mask=labelled, other=0.0).to(tl.float32)
+        else:
+            pos_weight = row_weight
+        pos_weight = tl.where(labelled, pos_weight, 0.0)
+        pos_scale = pos_weight
         if ALPHA:
-            loss_pos = loss_pos * alpha_pos
-            grad_pos = grad_pos * alpha_pos
+            pos_scale = alpha_pos * pos_weight
+        loss_pos = loss_pos * pos_scale  # weighted, unscaled
+        grad_pos = grad_pos * (pos_scale * grad_scale)
+        if not REDUCE:
+            loss_pos = loss_pos * scale
+            neg_scale = neg_scale * scale
     else:
-        bad_tile = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.int32)
+        y_range = tl.zeros([BLOCK_N], dtype=tl.float32)  # max |2 y - 1| of each row
+        neg_factor = 1.0
+        if ALPHA:
+            neg_factor = alpha_neg
+        if CLIP:
+            neg_factor = neg_factor * -_LN2  # the margin's loss comes in units of -ln 2
+        elem_scale = row_weight * scale  # of the loss, when not reduced
+        elem_grad_scale = row_weight * grad_scale
     if REDUCE:
         acc = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.float32)
     if PROB_SUMS:
-        pos_prob_acc = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.float32)
-        pos_weight_acc = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.float32)
-        neg_prob_acc = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.float32)
-        neg_weight_acc = tl.zeros([BLOCK_N, BLOCK_C], dtype=tl.float32)
+        pos_prob_sum = tl.zeros([BLOCK_N], dtype=tl.float32)
+        pos_weight_sum = tl.zeros([BLOCK_N], dtype=tl.float32)
+        neg_prob_sum = tl.zeros([BLOCK_N], dtype=tl.float32)
+        neg_weight_sum = tl.zeros([BLOCK_N], dtype=tl.float32)
 
     for col_start in range(col_lo, col_hi, BLOCK_C):
         cols = col_start + tl.arange(0, BLOCK_C)
-        mask = row_ok[:, None] & (cols < col_hi)[None, :]
+        if EVEN_C:
+            mask = tl.broadcast_to(row_ok[:, None], (BLOCK_N, BLOCK_C))
+        else:
+            mask = row_ok[:, None] & (cols < col_hi)[None, :]
         z = tl.load(pred_rows[:, None] + cols[None, :] * stride_pred_c, mask=mask,
                     other=0.0).to(tl.float32)
-        p, q, softplus = _sigmoid_parts(z)
-        loss, grad = _negative_terms(z, p, q, softplus, gamma_neg, clip, POW_NEG, CLIP,
-                                     DETACH)
-        if ALPHA:
-            loss = loss * alpha_neg
-            grad = grad * alpha_neg
+        e, d, dp, dq = _sigmoid_base(z)
+        loss, grad, p, inv_d = _negative_terms(z, e, d, dp, dq, clip, gamma_neg, POW_NEG, CLIP,
+                                               DETACH)
+        if WEIGHT == 2:
+            w = tl.load(weight_ptr + rows[:, None] * stride_weight_n
+                        + cols[None, :] * stride_weight_c, mask=mask, other=0.0).to(tl.float32)
         if INDEX_TARGET:
             positive = cols[None, :] == label[:, None]
-            loss = tl.where(positive, loss_pos[:, None], loss)
-            grad = tl.where(positive, grad_pos[:, None], grad)
+            if WEIGHT == 2:
+                loss = loss * w
+                grad = grad * w
+            if REDUCE:
+                if EVEN_C:
+                    acc += tl.where(positive, 0.0, loss)
+                else:
+                    acc += tl.where(positive | (cols >= col_hi)[None, :], 0.0, loss)
+            else:
+                loss = tl.where(positive, loss_pos[:, None], loss * neg_scale[:, None])
+            grad = tl.where(positive, grad_pos[:, None], grad * grad_neg_scale[:, None])
         else:
             y = tl.load(target_ptr + rows[:, None] * stride_target_n
                         + cols[None, :] * stride_target_c, mask=mask, other=0.0).to(tl.float32)
-            bad_tile = bad_tile | (mask & ((y < 0.0) | (y > 1.0))).to(tl.int32)
-            loss_y, grad_y = _positive_terms(z, p, q, softplus, gamma_pos, POW_POS, DETACH)
+            y_range = _max_keep_nan(y_range, tl.reduce(tl.abs(2.0 * y - 1.0), 1, _max_keep_nan))
+            loss_y, grad_y = _positive_terms(z, e, d, inv_d, dp, dq, gamma_pos, POW_POS, DETACH)
+            loss = loss * neg_factor
             if ALPHA:
                 loss_y = loss_y * alpha_pos
+                grad = grad * alpha_neg
                 grad_y = grad_y * alpha_pos
-            loss = _lerp(loss, loss_y, y)
-            grad = _lerp(grad, grad_y, y)
-        if WEIGHT == 1:
-            loss = loss * row_weight[:, None]
-            grad = grad * row_weight[:, None]
-        elif WEIGHT == 2:
-            weight = tl.load(weight_ptr + rows[:, None] * stride_weight_n
-                             + cols[None, :] * stride_weight_c, mask=mask,
-                             other=0.0).to(tl.float32)
-            loss = loss * weight
-            grad = grad * weight
+            loss = loss + y * (loss_y - loss)
+            grad = grad + y * (grad_y - grad)
+            if WEIGHT == 2:
+                loss = loss * w
+                grad = grad * w
+            if REDUCE:
+                if EVEN_C:
+                    acc += loss
+                else:
+                    acc += tl.where((cols < col_hi)[None, :], loss, 0.0)
+            else:
+                loss = loss * elem_scale[:, None]
+            grad = grad * elem_grad_scale[:, None]
         if PROB_SUMS:
-            if WEIGHT == 0:
-                w = tl.where(mask, 1.0, 0.0)
-            elif WEIGHT == 1:
-                w = tl.where(mask, row_weight[:, None], 0.0)
-            else:
-                w = weight  # 0 where masked
+            if WEIGHT == 2:
+                w_all = w  # 0 where masked
+            else:  # the row's weight comes after the loop
+                w_all = tl.where(mask, 1.0, 0.0)
             if INDEX_TARGET:
-                w_pos = tl.where(positive, w, 0.0)
+                w_neg = tl.where(positive, 0.0, w_all)
             else:
-                w_pos = w * y
-            w_neg = w - w_pos
-            pos_prob_acc += w_pos * p
-            pos_weight_acc += w_pos
-            neg_prob_acc += w_neg * q
-            neg_weight_acc += w_neg
+                w_pos = w_all * y
+                w_neg = w_all - w_pos
+                pos_prob_sum += tl.sum(w_pos * p, axis=1)
+                pos_weight_sum += tl.sum(w_pos, axis=1)
+            neg_prob_sum += tl.sum(w_neg * (dq * inv_d), axis=1)
+            neg_weight_sum += tl.sum(w_neg, axis=1)
         out_offsets = out_rows[:, None] + cols[None, :]
-        if REDUCE:
-            acc += tl.where(mask, loss, 0.0)
-        else:
-            tl.store(out_ptr + out_offsets, (loss * scale).to(out_ptr.dtype.element_ty),
-                     mask=mask)
+        if not REDUCE:
+            tl.store(out_ptr + out_offsets, loss.to(out_ptr.dtype.element_ty), mask=mask)
         if NEED_GRAD:
-            tl.store(grad_ptr + out_offsets, (grad * grad_scale).to(grad_ptr.dtype.element_ty),
-                     mask=mask)
+            tl.store(grad_ptr + out_offsets, grad.to(grad_ptr.dtype.element_ty), mask=mask)
 
     program = pid_n * tl.num_programs(1) + pid_c
     if REDUCE:
-        tl.store(out_ptr + program, tl.sum(acc) * scale)
+        if INDEX_TARGET:
+            row_total = tl.sum(acc, axis=1) * neg_scale + loss_pos
+        else:
+            row_total = tl.sum(acc, axis=1) * row_weight
+        tl.store(out_ptr + program, tl.sum(tl.where(row_ok, row_total, 0.0)) * scale)
     if PROB_SUMS:
-        tl.store(sums_ptr + 4 * program, tl.sum(pos_prob_acc))
-        tl.store(sums_ptr + 4 * program + 1, tl.sum(pos_weight_acc))
-        tl.store(sums_ptr + 4 * program + 2, tl.sum(neg_prob_acc))
-        tl.store(sums_ptr + 4 * program + 3, tl.sum(neg_weight_acc))
+        if WEIGHT != 2:
+            pos_prob_sum = pos_prob_sum * row_weight
+            pos_weight_sum = pos_weight_sum * row_weight
+            neg_prob_sum = neg_prob_sum * row_weight
+            neg_weight_sum = neg_weight_sum * row_weight
+        if INDEX_TARGET:  # the labelled element of each row, weighted already
+            pos_prob_sum = pos_weight * (dp_pos * inv_d_pos)
+            pos_weight_sum = pos_weight
+        tl.store(sums_ptr + 4 * program, tl.sum(pos_prob_sum))
+        tl.store(sums_ptr + 4 * program + 1, tl.sum(pos_weight_sum))
+        tl.store(sums_ptr + 4 * program + 2, tl.sum(neg_prob_sum))
+        tl.store(sums_ptr + 4 * program + 3, tl.sum(neg_weight_sum))
     if not INDEX_TARGET:
-        num_bad = tl.sum(bad_tile)
+        # written so that a NaN label (whose |2 y - 1| compares false) counts as bad
+        num_bad = 1 - (tl.reduce(y_range, 0, _max_keep_nan) <= 1.0).to(tl.int32)
     if num_bad > 0:
         tl.store(ok_ptr, 0)
 
@@ -442,7 +584,7 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
         ALPHA=alpha is not None, DETACH=bool(detach_focal_weight),
         INDEX_TARGET=not target.dtype.is_floating_point, WEIGHT=weight_kind,
         REDUCE=bool(reduce), NEED_GRAD=bool(need_grad), PROB_SUMS=bool(prob_sums),
-        BLOCK_N=block_n, BLOCK_C=block_c, num_warps=_NUM_WARPS)
+        EVEN_C=num_cols % block_c == 0, BLOCK_N=block_n, BLOCK_C=block_c, num_warps=_NUM_WARPS)
     sums = (partials.view(-1, 4).sum(0) if prob_sums
             else torch.empty(0, dtype=torch.float32, device=device))
     if not reduce:
@@ -507,6 +649,7 @@ def _asl_scale_grad_op(grad: Tensor, grad_output: Tensor, scale: float) -> None:
 
 
 _INTERPRETED = not isinstance(_asl_forward_kernel, triton.runtime.jit.JITFunction)
+_APPROX = tl.constexpr(not _INTERPRETED)  # read by the kernels when they compile or run
 if _INTERPRETED:
     # wrap_triton can not trace interpreted kernels: opaque custom ops with fake kernels
     torch.library.custom_op('asl_mmdet::asl_forward', _asl_forward_op,

@@ -278,6 +278,41 @@ def test_extreme_logits_stay_finite(dtype, clip):
     assert loss[1, 1].item() == pytest.approx(expected, rel=1e-2)
 
 
+@pytest.mark.parametrize('params', PARAMS)
+@pytest.mark.parametrize('target_kind', ['index', 'soft'])
+@pytest.mark.parametrize('detach', [False, True])
+def test_nan_logits_give_nan_loss_and_gradient(params, target_kind, detach):
+    """A diverged network must not look healthy: a NaN logit gives a NaN loss and a NaN
+    gradient at its element, in a negative, a positive and a soft-labelled column alike, with
+    and without a margin (issue 11: ``max(NaN - m, 0)`` is 0 in Triton)."""
+    gamma_pos, gamma_neg, clip, alpha = params
+    pred, target = make_inputs((6, 7), target_kind)
+    if target_kind == 'index':
+        target = torch.tensor([2, 0, 7, 5, 3, 1], device=DEVICE)  # row 2: background
+        nans = [(0, 4), (1, 0), (2, 6), (3, 5)]  # negatives of rows 0 and 2, labelled 1 and 3
+    else:
+        target[0, 4], target[1, 0], target[3, 5] = 0.0, 1.0, 0.25
+        nans = [(0, 4), (1, 0), (3, 5)]  # a negative, a positive, a soft label
+    for row, col in nans:
+        pred[row, col] = float('nan')
+    kwargs = dict(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip, alpha=alpha,
+                  detach_focal_weight=detach)
+    for reduction in ('none', 'mean'):
+        loss, grad = loss_and_grad(
+            lambda x: asymmetric_loss_fused(x, target, reduction=reduction, **kwargs), pred)
+        ref, ref_grad = loss_and_grad(
+            lambda x: asl_ref(x, target, reduction=reduction, **kwargs), pred)
+        expected = torch.zeros_like(pred, dtype=torch.bool)
+        for row, col in nans:
+            expected[row, col] = True
+        assert torch.equal(torch.isnan(ref_grad), expected)  # the oracle's own pattern
+        assert torch.equal(torch.isnan(grad), expected)
+        if reduction == 'none':
+            assert torch.equal(torch.isnan(loss), expected)
+        else:
+            assert torch.isnan(loss) and torch.isnan(ref)
+
+
 @pytest.mark.parametrize('reduction', ['none', 'mean', 'sum'])
 def test_empty_input_gives_zero_that_backpropagates(reduction):
     pred = torch.randn(0, 80, device=DEVICE, requires_grad=True)
@@ -335,7 +370,8 @@ def test_float64_is_refused():
 
 @pytest.mark.skipif(CUDA, reason='on CUDA a device-side assert: see the subprocess test')
 @pytest.mark.parametrize('target', [torch.tensor([0, 4, 1]), torch.tensor([0, -1, 1]),
-                                    torch.full((3, 3), 1.5)])
+                                    torch.full((3, 3), 1.5), torch.full((3, 3), -0.5),
+                                    torch.tensor([[0.0, float('nan'), 1.0]] * 3)])
 def test_out_of_range_labels_fail_on_the_device_flag(target):
     pred = torch.randn(3, 3)
     with pytest.raises(ValueError, match=r'target.*\[0, (3|1)\]'):  # the entry point, on CPU
