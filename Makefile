@@ -57,10 +57,11 @@ test: install
 # Reliability checks (not part of `make test`): the 2-process DDP tests RUNS times in a row,
 # stopping at the first failure; and `make test` twice in a row on a fresh clone of HEAD.
 RUNS ?= 20
+DDP_TESTS := $(shell grep -rl "mark.ddp" tests --include="test_*.py")
 soak-ddp: install
 	for i in $$(seq $(RUNS)); do \
 	  echo "== DDP run $$i/$(RUNS)"; \
-	  $(PY) -m pytest -q -p no:cacheprovider -m ddp tests || exit 1; \
+	  $(PY) -m pytest -q -p no:cacheprovider -m ddp $(DDP_TESTS) || exit 1; \
 	done; echo "DDP tests: $(RUNS) of $(RUNS) runs passed"
 
 soak-fresh:
