@@ -204,7 +204,10 @@ def asymmetric_loss(pred: Tensor,
             focusing weights as constants (the official ``disable_torch_grad_focal_loss``).
         reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
         avg_factor (float | Tensor, optional): with ``'mean'``, the loss is
-            ``sum / (avg_factor + eps)``; with ``'sum'`` it is an error.
+            ``sum / (avg_factor + eps)``, formed in float32 (float64) before the cast to
+            pred's dtype; with ``'sum'`` it is an error. A finite number > 0 or a
+            one-element tensor holding one (0, a negative, NaN, a bool are errors: checked on
+            the host for CPU tensors, by a device assert otherwise).
         loss_weight (float): factor applied to the result.
         eps (float): added to ``avg_factor``.
         return_prob_sums (bool): also return the probability analysis' weighted sums

@@ -106,7 +106,8 @@ class ASLoss(nn.Module):
             target (Tensor): class indices of shape (N,) in [0, C] (C is background), or
                 multi-hot / soft labels of shape (N, C).
             weight (Tensor, optional): weights of shape (N,), (N, 1) or (N, C).
-            avg_factor (float | Tensor, optional): divisor of the ``'mean'`` reduction.
+            avg_factor (float | Tensor, optional): divisor of the ``'mean'`` reduction, a
+                finite number > 0 (or a one-element tensor holding one).
             reduction_override (str, optional): overrides ``self.reduction``.
 
         Returns:
