@@ -28,7 +28,7 @@ setup(
     'and mmpretrain, with a fused Triton kernel',
     long_description=open('README.md').read() if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
+    packages=find_packages(exclude=('configs*', 'tools*', 'tests*', 'docs*')),
     python_requires='>=3.8',
     install_requires=read_requirements('runtime.txt'),
     extras_require={
