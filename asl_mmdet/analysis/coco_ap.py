@@ -11,10 +11,10 @@ resample of the validation images changes only how often each image counts, so
 are separate points of the curve or one point of weight ``w_i``). With every weight 1 it is
 pycocotools' own AP.
 
-Speed: the detections that are false positives at every IoU threshold (almost all of them)
-enter only through their weighted count before each other detection (one cumulative sum), and
-the precision envelope is evaluated at the remaining detections, the only points where it can
-change, for all resamples and IoU thresholds at once.
+Speed: the curve rises only at true positives, so the interpolated precision is read there;
+the detections that are false positives at every IoU threshold (almost all of them) enter only
+through their weighted count before each true positive (one cumulative sum); every step runs
+on all resamples at once.
 """
 import contextlib
 import io
@@ -30,7 +30,7 @@ __all__ = ['AP_METRICS', 'evaluate_boxes', 'ResampledCocoAP']
 AP_METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m',
               'bbox_mAP_l')
 EPS = np.spacing(1)  # pycocotools' guard in the precision's denominator
-ELEMENTS_PER_CHUNK = 4_000_000  # (resamples x IoU thresholds x detections) per array
+ELEMENTS_PER_CHUNK = 4_000_000  # (resamples x detections) per array
 
 
 def evaluate_boxes(coco_gt: COCO, results: Sequence[dict],
@@ -73,7 +73,9 @@ class _Block:
 
     ``special`` detections are those that are a true positive, or ignored, at some IoU
     threshold; the others are false positives at every threshold (``common``) or ignored at
-    every threshold (dropped).
+    every threshold (dropped). The precision-recall curve rises only at true positives, so the
+    interpolated precision is read at those: at each, the weighted count of true positives
+    and of counted detections so far.
     """
 
     def __init__(self, evals: List[Tuple[int, dict]], max_det: int, num_images: int):
@@ -91,48 +93,56 @@ class _Block:
         common = fps.all(axis=0)
         special = ~common & (tps | fps).any(axis=0)
         self.image = image[special]
-        self.tps, self.fps = tps[:, special], fps[:, special]
         self.common_image = image[common]
         # the number of common false positives before each special detection
         before = np.cumsum(special) - special
         self.common_before = np.searchsorted(before[common], np.arange(special.sum()),
                                              side='right')
+        tps, ignored = tps[:, special], ~(tps | fps)[:, special]
+        # per IoU threshold: its true positives (special indices), and the special detections
+        # it ignores (they leave the count of detections), if any
+        self.true_positives = [np.flatnonzero(row) for row in tps]
+        self.ignored = [row if row.any() else None for row in ignored]
+
+    @property
+    def size(self) -> int:
+        return len(self.common_image) + len(self.image)
 
     def precision_sums(self, weights: np.ndarray, rec_thrs: np.ndarray
                        ) -> Tuple[np.ndarray, np.ndarray]:
         """Sum over the recall thresholds of the interpolated precision, per resample and IoU
-        threshold (R, T), and whether the cell counts (has ground truth) per resample (R,)."""
-        num_gt = weights @ self.num_gt
-        num_thr, size = self.tps.shape
-        sums = np.zeros((len(weights), num_thr))
-        if size == 0:
-            return sums, num_gt > 0
-        chunk = max(1, ELEMENTS_PER_CHUNK // (num_thr * size))
-        for start in range(0, len(weights), chunk):
-            w = weights[start:start + chunk]
-            sums[start:start + chunk] = self._sums(w, num_gt[start:start + chunk], rec_thrs)
-        return sums, num_gt > 0
+        threshold (R, T), and whether the cell counts (has ground truth) per resample (R,).
 
-    def _sums(self, w: np.ndarray, num_gt: np.ndarray, rec_thrs: np.ndarray) -> np.ndarray:
-        rows, (num_thr, size) = len(w), self.tps.shape
-        common = np.zeros((rows, len(self.common_image) + 1))
-        np.cumsum(w[:, self.common_image], axis=1, out=common[:, 1:])
-        common_fp = common[:, self.common_before]  # (rows, size)
-        w_special = w[:, self.image][:, None, :]  # (rows, 1, size)
-        tp = np.cumsum(w_special * self.tps, axis=2)  # (rows, T, size)
-        fp = np.cumsum(w_special * self.fps, axis=2)
-        fp += common_fp[:, None, :]
-        with np.errstate(divide='ignore', invalid='ignore'):  # rows without ground truth
-            recall = tp / num_gt[:, None, None]
-        precision = tp / (fp + tp + EPS)
-        envelope = np.maximum.accumulate(precision[..., ::-1], axis=2)[..., ::-1]
-        # accumulate() reads, at each recall threshold, the envelope at the first detection
-        # whose recall reaches it; a detection is that first one for the thresholds between
-        # its predecessor's recall and its own: the number of thresholds <= its recall
-        # (increasing along the detections) minus its predecessor's
-        reached = np.searchsorted(rec_thrs, recall.ravel(), side='right').reshape(recall.shape)
-        newly = np.diff(reached, axis=2, prepend=0)
-        return (envelope * newly).sum(axis=2)
+        Args:
+            weights (np.ndarray): (R, N) image weights.
+            rec_thrs (np.ndarray): pycocotools' recall thresholds.
+        """
+        num_gt = weights @ self.num_gt
+        sums = np.zeros((len(weights), len(self.true_positives)))
+        if not len(self.image):
+            return sums, num_gt > 0
+        w_special = weights[:, self.image]  # (R, special)
+        common = np.zeros((len(weights), len(self.common_image) + 1))
+        np.cumsum(weights[:, self.common_image], axis=1, out=common[:, 1:])
+        # the detections counted up to each special one (inclusive), before any is ignored
+        counted = common[:, self.common_before] + np.cumsum(w_special, axis=1)
+        gt_or_one = np.maximum(num_gt, 1.0)[:, None]  # no true positive where there is no gt
+        for t, positions in enumerate(self.true_positives):
+            if not len(positions):
+                continue
+            tp = np.cumsum(w_special[:, positions], axis=1)
+            total = counted[:, positions]
+            if self.ignored[t] is not None:
+                total = total - np.cumsum(w_special * self.ignored[t], axis=1)[:, positions]
+            precision = tp / (total + EPS)
+            envelope = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+            # accumulate() reads, at each recall threshold, the envelope at the first detection
+            # whose recall reaches it; a true positive is that first one for the thresholds
+            # between the previous one's recall and its own
+            reached = np.searchsorted(rec_thrs, (tp / gt_or_one).ravel(), side='right')
+            newly = np.diff(reached.reshape(tp.shape), axis=1, prepend=0)
+            sums[:, t] = np.einsum('ij,ij->i', envelope, newly)
+        return sums, num_gt > 0
 
 
 class ResampledCocoAP:
@@ -153,6 +163,7 @@ class ResampledCocoAP:
         p = coco_eval.params
         self.image_ids: List[int] = list(p.imgIds)
         self.rec_thrs = np.asarray(p.recThrs)
+        self.iou_thrs = np.asarray(p.iouThrs)
         num_thr = len(p.iouThrs)
         # summarize()'s first six statistics: (name, IoU threshold indices, area, max dets)
         self.specs = []
@@ -196,17 +207,22 @@ class ResampledCocoAP:
         if weights.ndim != 2 or weights.shape[1] != len(self.image_ids):
             raise ValueError(f'weights must have shape (R, {len(self.image_ids)}), '
                              f'got {weights.shape}')
+        largest = max((c.size for cells in self.blocks.values() for c in cells if c), default=1)
+        chunk = max(1, ELEMENTS_PER_CHUNK // max(1, largest))
         totals = {}
-        for key, cells in self.blocks.items():
-            sums, counts = [], []
-            for cell in cells:
-                if cell is None:
-                    continue
-                s, valid = cell.precision_sums(weights, self.rec_thrs)
-                sums.append(s * valid[:, None])
-                counts.append(valid)
-            if sums:
-                totals[key] = (np.stack(sums, 1), np.stack(counts, 1).sum(1))
+        for start in range(0, len(weights), chunk):
+            rows = weights[start:start + chunk]
+            for key, cells in self.blocks.items():
+                for k, cell in enumerate(cells):
+                    if cell is None:
+                        continue
+                    if key not in totals:  # (R, K, T) precision sums, (R, K) counted
+                        totals[key] = (np.zeros((len(weights), len(cells), len(self.iou_thrs))),
+                                       np.zeros((len(weights), len(cells)), dtype=bool))
+                    sums, valid = cell.precision_sums(rows, self.rec_thrs)
+                    totals[key][0][start:start + chunk, k] = sums * valid[:, None]
+                    totals[key][1][start:start + chunk, k] = valid
+        totals = {key: (sums, valid.sum(axis=1)) for key, (sums, valid) in totals.items()}
         out = {}
         for name, thr, area, max_det in self.specs:
             key = self._key.get((area, max_det))

@@ -32,16 +32,20 @@ def resampled_map(scores: np.ndarray, target: np.ndarray, weights: np.ndarray) -
     if weights.ndim != 2 or weights.shape[1] != scores.shape[0]:
         raise ValueError(f'weights must have shape (R, {scores.shape[0]}), got {weights.shape}')
     eps = np.finfo(np.float32).eps  # mmpretrain's guard for a class without positives
+    counts = weights.astype(np.float32)  # integer counts: exact in float32 products and sums
     ap = np.zeros((len(weights), scores.shape[1]))
     for c in range(scores.shape[1]):
         valid = np.flatnonzero(target[:, c] > -1)
         order = valid[np.argsort(-scores[valid, c], kind='stable')]
-        positive = target[order, c] == 1
-        if not positive.any():
+        rank = np.full(len(scores), len(scores))  # left-out images rank below everything
+        rank[order] = np.arange(len(order))
+        positives = order[target[order, c] == 1]
+        if not len(positives):
             continue
-        w = weights[:, order]
-        ranked_before = (np.cumsum(w, axis=1) - w)[:, positive]  # images ranked above
-        w_pos = w[:, positive]
+        # images ranked above each positive, counted with their weights: one product
+        above = (rank[:, None] < rank[positives][None, :]).astype(np.float32)
+        ranked_before = (counts @ above).astype(np.float64)
+        w_pos = weights[:, positives]
         tp_before = np.cumsum(w_pos, axis=1) - w_pos  # positives ranked above
         total = np.zeros(len(weights))
         for copy in range(1, int(w_pos.max()) + 1):

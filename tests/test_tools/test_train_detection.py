@@ -11,6 +11,7 @@ import pickle
 import pytest
 import torch
 
+from asl_mmdet.analysis.predictions import load_scorer
 from asl_mmdet.datasets.demo import demo_config
 from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
 from tests.test_tools.run_utils import ROOT, dist_train, records_with, run_tool
@@ -100,6 +101,16 @@ def test_compare_prints_table_and_writes_png(data_root, tmp_path):
     for column in ('run', 'AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 's/iter', 'mem (MB)'):
         assert f' {column} ' in header
     assert 'atss_r50_focal' in out and 'atss_r50_asl' in out
+    # the predictions every evaluation kept give back the AP mmdet's CocoMetric logged, and
+    # the paired bootstrap against the first run
+    for work_dir in work_dirs:
+        full = load_scorer(work_dir).full()
+        for key, value in val_records(work_dir)[-1].items():
+            if key.startswith('coco/bbox_mAP'):
+                assert full[key[len('coco/'):]] == pytest.approx(value, abs=5e-4), key
+    assert 'against atss_r50_focal: paired differences, 95% bootstrap intervals over the 3 ' \
+           'validation images (1000 resamples, seed 0)' in out
+    assert '| atss_r50_asl | AP ' in out
     with open(png, 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     assert osp.getsize(png) > 10_000
