@@ -71,9 +71,10 @@ def test_work_dirs_with_the_same_last_name_are_both_reported(dataset, tmp_path):
     a = write_run(str(tmp_path / 'a' / 'run'), dataset['ann_file'], ap=dataset['weak_ap'])
     b = write_run(str(tmp_path / 'b' / 'run'), dataset['ann_file'], ap=dataset['strong_ap'])
     out = run_tool('tools/compare.py', a, b, '--out', str(tmp_path / 'c.png'))
-    summary, differences = tables(out)
+    summary = tables(out)[0]
     assert [(r[0], float(r[1])) for r in summary[1:]] == [
         ('a/run', round(dataset['weak_ap'][0], 3)), ('b/run', round(dataset['strong_ap'][0], 3))]
+    differences = tables(out)[1]
     # no predictions kept: the iteration times only, and a note
     assert [r[:2] for r in differences[1:]] == [['b/run', 's/iter']]
     assert 'a/run: no interval, no predictions kept by a/run' in out
