@@ -7,9 +7,9 @@ asl_mmdet.datasets.demo) and evaluates each with the COCO metric.
 
 ``--task cls`` (``make demo-cls``): the same images as a multi-label dataset (an image's labels
 are the classes of its annotated objects), trains configs/resnet50_coco-ml_bce.py,
-configs/resnet50_coco-ml_focal.py and configs/resnet50_coco-ml_asl.py (small input scale, short one-cycle schedule, ResNet-18 in place
-of ResNet-50 so both runs take minutes on 2 CPU cores: asl_mmdet.datasets.demo_cls) and
-evaluates mAP and the F1 metrics.
+configs/resnet50_coco-ml_focal.py and configs/resnet50_coco-ml_asl.py (small input scale,
+short one-cycle schedule, ResNet-18 in place of ResNet-50 so the runs take minutes on 2 CPU
+cores: asl_mmdet.datasets.demo_cls) and evaluates mAP and the F1 metrics.
 
 Both end with the tools/compare.py tables and the path of its PNG: each metric, and against
 the first config (the baseline: focal loss, BCE) the paired difference with its 95% bootstrap

@@ -155,11 +155,11 @@ def difference_rows(groups: Dict[str, RunGroup], boot: Bootstrap) -> List[dict]:
             verdict = WITHIN_SPREAD if overlap else (
                 'slower, beyond the spread' if spread[0] > base_time[0] else
                 'faster, beyond the spread')
+            ranges = (f'{spread[1]:.2f}-{spread[2]:.2f} vs '
+                      f'{base_time[1]:.2f}-{base_time[2]:.2f}')
             rows.append({'run': name, 'metric': 's/iter',
                          'difference': f'{spread[0] - base_time[0]:+.3f}',
-                         f'{boot.confidence:.0%} interval':
-                         f'{spread[1]:.2f}-{spread[2]:.2f} vs {base_time[1]:.2f}-{base_time[2]:.2f}',
-                         'verdict': verdict})
+                         f'{boot.confidence:.0%} interval': ranges, 'verdict': verdict})
     return rows
 
 
