@@ -16,6 +16,8 @@ __all__ = ['Bootstrap', 'bootstrap_groups', 'summary_rows', 'difference_rows', '
            'plot_comparison']
 
 WITHIN_SPREAD = 'within the spread of iteration times'
+FEW_WINDOWS = 'too few logged windows to tell'
+MIN_WINDOWS = 3  # logged times per config (start-up left out) for a timing verdict
 
 
 @dataclass
@@ -132,7 +134,8 @@ def summary_rows(groups: Dict[str, RunGroup]) -> List[dict]:
 def difference_rows(groups: Dict[str, RunGroup], boot: Bootstrap) -> List[dict]:
     """One row per (group, metric) against the baseline: the difference, its interval and a
     verdict; then the iteration time: the difference of the medians, and whether the two
-    ranges of logged times overlap."""
+    ranges of logged times overlap (with fewer than 3 logged windows apart from the start-up,
+    a run's spread is unknown and no verdict is given)."""
     rows = []
     base = groups[boot.baseline]
     base_time = time_spread(base.runs)
@@ -152,9 +155,10 @@ def difference_rows(groups: Dict[str, RunGroup], boot: Bootstrap) -> List[dict]:
         spread = time_spread(group.runs)
         if spread and base_time:
             overlap = spread[1] <= base_time[2] and base_time[1] <= spread[2]
-            verdict = WITHIN_SPREAD if overlap else (
+            verdict = FEW_WINDOWS if min(spread[3], base_time[3]) < MIN_WINDOWS else (
+                WITHIN_SPREAD if overlap else (
                 'slower, beyond the spread' if spread[0] > base_time[0] else
-                'faster, beyond the spread')
+                'faster, beyond the spread'))
             ranges = (f'{spread[1]:.2f}-{spread[2]:.2f} vs '
                       f'{base_time[1]:.2f}-{base_time[2]:.2f}')
             rows.append({'run': name, 'metric': 's/iter',

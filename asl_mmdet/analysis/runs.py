@@ -132,15 +132,16 @@ def group_runs(runs: Sequence[Run]) -> Dict[str, RunGroup]:
     return groups
 
 
-def time_spread(runs: Sequence[Run]) -> Optional[Tuple[float, float, float]]:
+def time_spread(runs: Sequence[Run]) -> Optional[Tuple[float, float, float, int]]:
     """The median and the range (min, max) of the logged iteration times of some runs (each a
     mean over a logging window), pooled; a run's first window (it holds the start-up) is left
     out when the run logged others.
 
     Returns:
-        tuple[float, float, float], optional: (median, low, high), None without times.
+        tuple[float, float, float, int], optional: (median, low, high, number of windows),
+        None without times.
     """
     kept = [t for run in runs for t in (run.times[1:] if len(run.times) > 1 else run.times)]
     if not kept:
         return None
-    return statistics.median(kept), min(kept), max(kept)
+    return statistics.median(kept), min(kept), max(kept), len(kept)

@@ -77,6 +77,7 @@ def test_work_dirs_with_the_same_last_name_are_both_reported(dataset, tmp_path):
     differences = tables(out)[1]
     # no predictions kept: the iteration times only, and a note
     assert [r[:2] for r in differences[1:]] == [['b/run', 's/iter']]
+    assert differences[1][-1] == 'too few logged windows to tell'  # 2 windows, 1 kept
     assert 'a/run: no interval, no predictions kept by a/run' in out
 
 

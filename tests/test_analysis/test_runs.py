@@ -31,8 +31,8 @@ def test_seed_suffixes_group_runs_by_config():
 def test_time_spread_pools_runs_without_their_first_window():
     runs = [Run('d', 'a', [dict(loss=1, time=t) for t in (9.0, 1.0, 2.0)], []),
             Run('d', 'b', [dict(loss=1, time=t) for t in (8.0, 3.0, 5.0)], [])]
-    assert time_spread(runs) == (2.5, 1.0, 5.0)
-    assert time_spread([Run('d', 'c', [dict(loss=1, time=4.0)], [])]) == (4.0, 4.0, 4.0)
+    assert time_spread(runs) == (2.5, 1.0, 5.0, 4)
+    assert time_spread([Run('d', 'c', [dict(loss=1, time=4.0)], [])]) == (4.0, 4.0, 4.0, 1)
     assert time_spread([Run('d', 'c', [], [])]) is None
 
 
