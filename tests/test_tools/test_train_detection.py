@@ -4,6 +4,7 @@ Every ASL / focal config trains 2 iterations, logs the probability gap (ASLProba
 by demo_config) and runs its COCO evaluation; a checkpoint
 reproduces the metrics reported at the end of training; --resume continues from the last
 checkpoint; 2 processes train through torchrun (gloo)."""
+import json
 import os
 import os.path as osp
 import pickle
@@ -71,12 +72,16 @@ def test_checkpoint_reproduces_metrics_and_resume_continues(data_root, tmp_path)
     out = str(tmp_path / 'preds.pkl')
     test_dir = str(tmp_path / 'test')
     log = run_tool('tools/test.py', cfg_path, osp.join(work_dir, 'iter_2.pth'), '--work-dir',
-                   test_dir, '--out', out)
+                   test_dir, '--out', out, '--keep-predictions')
     for key in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75'):
         assert f'coco/{key}: {trained["coco/" + key]:.4f}' in log
     with open(out, 'rb') as f:
         preds = pickle.load(f)
     assert len(preds) == 3 and len(preds[0]['pred_instances']['scores']) > 0
+    # --keep-predictions: CocoMetric's results json, every kept detection of the 3 images
+    with open(osp.join(test_dir, 'predictions', 'test.bbox.json')) as f:
+        kept = json.load(f)
+    assert len(kept) == sum(len(p['pred_instances']['scores']) for p in preds)
 
     # --resume (auto: the latest checkpoint) with a longer schedule continues at iteration 3
     longer = write_config(name, data_root, work_dir, max_iters=4)
