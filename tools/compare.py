@@ -1,116 +1,100 @@
-"""Compare training runs from their MMEngine work dirs: a metric table and a PNG of curves.
+"""Compare training runs from their MMEngine work dirs: metrics over seeds, paired bootstrap
+differences against a baseline with a verdict per metric, and a PNG of curves and intervals.
 
-Usage: python tools/compare.py WORK_DIR_A WORK_DIR_B [...] [--out compare.png]
+Usage: python tools/compare.py WORK_DIR [WORK_DIR ...] [--baseline RUN] [--out compare.png]
+                               [--resamples 1000] [--bootstrap-seed 0] [--confidence 0.95]
 
 Reads ``WORK_DIR/<timestamp>/vis_data/scalars.json`` (every timestamp, so a resumed run is one
-curve) and prints the last evaluation's metrics, the median seconds per training iteration and
-the peak GPU memory (MB, '-' on the CPU). Detection runs show COCO AP, AP50, AP75, APs, APm, APl;
-multi-label classification runs (mmpretrain) show mAP, CP, CR, CF1, OP, OR, OF1.
+curve). The first table gives each config's last evaluation (COCO AP, AP50, AP75, APs, APm,
+APl for detection; mAP, CP, CR, CF1, OP, OR, OF1 for multi-label classification), as the mean
+± standard deviation over its seeds (work dirs named ``CONFIG_seed<N>``) or the single value,
+the median seconds per iteration and their range over the logging windows, and the peak GPU
+memory. The second gives, for each config against the baseline (default: the first), the
+difference of each metric with its paired bootstrap interval over the validation images, from
+the per-image predictions the runs kept (``asl_mmdet.analysis.keep_predictions``), and a
+verdict: better, worse, or no difference at this sample size; and whether the difference of
+the iteration times is within their spread.
 """
 import argparse
+import os
 import os.path as osp
-import statistics
-from typing import Dict, List, Optional, Tuple
+import sys
 
 import matplotlib
 
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
 
-from asl_mmdet.utils.scalars import read_scalars  # noqa: E402
-
-DETECTION_METRICS = [('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'), ('AP75', 'bbox_mAP_75'),
-                     ('APs', 'bbox_mAP_s'), ('APm', 'bbox_mAP_m'), ('APl', 'bbox_mAP_l')]
-# mmpretrain's AveragePrecision and MultiLabelMetric (macro: C*, micro: O*), in percent
-CLASSIFICATION_METRICS = [('mAP', 'mAP'), ('CP', 'precision'), ('CR', 'recall'),
-                          ('CF1', 'f1-score'), ('OP', 'precision_micro'),
-                          ('OR', 'recall_micro'), ('OF1', 'f1-score_micro')]
+from asl_mmdet.analysis.predictions import load_scorer  # noqa: E402
+from asl_mmdet.analysis.report import (bootstrap_groups, difference_rows,  # noqa: E402
+                                       format_table, plot_comparison, summary_rows)
+from asl_mmdet.analysis.runs import group_runs, load_run, run_names  # noqa: E402
 
 
-def _value(record: dict, key: str) -> Optional[float]:
-    """The value of metric ``key`` in a validation record, whatever its prefix."""
-    return next((v for k, v in record.items() if k.endswith('/' + key)), None)
-
-
-def metrics_of(scalars: Dict[str, List[dict]]) -> List[Tuple[str, str]]:
-    """The metric columns of a run: detection's or classification's."""
-    record = scalars['val'][-1] if scalars['val'] else {}
-    if _value(record, 'mAP') is not None:
-        return CLASSIFICATION_METRICS
-    return DETECTION_METRICS
-
-
-def load_scalars(work_dir: str) -> Dict[str, List[dict]]:
-    """Training and validation records of a work dir, in logging order."""
-    train, val = [], []
-    for record in read_scalars(work_dir):
-        if any(key.endswith(('/bbox_mAP', '/mAP')) for key in record):
-            val.append(record)
-        elif 'loss' in record:
-            train.append(record)
-    return dict(train=train, val=val)
-
-
-def summarise(name: str, scalars: Dict[str, List[dict]]) -> dict:
-    row = dict(run=name)
-    last_val = scalars['val'][-1] if scalars['val'] else {}
-    for label, key in metrics_of(scalars):
-        value = _value(last_val, key)
-        row[label] = '-' if value is None else f'{value:.3f}'
-    times = [r['time'] for r in scalars['train'] if 'time' in r]
-    row['s/iter'] = f'{statistics.median(times):.3f}' if times else '-'
-    memory = [r['memory'] for r in scalars['train'] if 'memory' in r]
-    row['mem (MB)'] = str(max(memory)) if memory else '-'
-    return row
-
-
-def format_table(rows: List[dict]) -> str:
-    columns = list(rows[0])
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
-    lines = ['| ' + ' | '.join(c.ljust(w) for c, w in zip(columns, widths)) + ' |',
-             '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
-    lines += ['| ' + ' | '.join(str(r[c]).ljust(w) for c, w in zip(columns, widths)) + ' |'
-              for r in rows]
-    return '\n'.join(lines)
-
-
-def plot(runs: Dict[str, Dict[str, List[dict]]], out: str) -> None:
-    fig, (ax_loss, ax_ap) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for index, (name, scalars) in enumerate(runs.items()):
-        colour = f'C{index}'
-        steps = [r['step'] for r in scalars['train']]
-        ax_loss.plot(steps, [r['loss'] for r in scalars['train']], color=colour,
-                     label=f'{name} loss')
-        if scalars['train'] and 'loss_cls' in scalars['train'][0]:
-            ax_loss.plot(steps, [r['loss_cls'] for r in scalars['train']], '--', color=colour,
-                         label=f'{name} loss_cls')
-        val_steps = [r['step'] for r in scalars['val']]
-        label, key = metrics_of(scalars)[0]
-        ax_ap.plot(val_steps, [_value(r, key) for r in scalars['val']], 'o-', color=colour,
-                   label=name)
-        ax_ap.set(ylabel=label, title=f'validation {label}')
-    ax_loss.set(xlabel='iteration', ylabel='loss', title='training loss (dashed: loss_cls)')
-    ax_ap.set(xlabel='iteration')
-    for ax in (ax_loss, ax_ap):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Compare MMEngine training runs')
+    parser.add_argument('work_dirs', nargs='+', help='work dirs of the runs')
+    parser.add_argument('--names', nargs='+',
+                        help='run names (default: the shortest distinct path suffixes)')
+    parser.add_argument('--baseline', help='the config (or run) the others are compared '
+                        'with (default: the first)')
+    parser.add_argument('--out', default='compare.png', help='the PNG to write')
+    parser.add_argument('--resamples', type=int, default=1000,
+                        help='bootstrap resamples of the validation images')
+    parser.add_argument('--bootstrap-seed', type=int, default=0,
+                        help='seed of the resampling (the same seed, the same intervals)')
+    parser.add_argument('--confidence', type=float, default=0.95,
+                        help='coverage of the intervals')
+    args = parser.parse_args()
+    for work_dir in args.work_dirs:
+        if not osp.isdir(work_dir):
+            parser.error(f'work dir {work_dir!r} does not exist')
+    if args.names is not None and len(args.names) != len(args.work_dirs):
+        parser.error(f'--names has {len(args.names)} names for {len(args.work_dirs)} work dirs')
+    if args.names is not None and len(set(args.names)) != len(args.names):
+        parser.error(f'--names repeats a name: {args.names}')
+    if not args.out.lower().endswith('.png'):
+        parser.error(f'--out must be a .png file, got {args.out!r}')
+    out_dir = osp.dirname(osp.abspath(args.out))
+    if not osp.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        parser.error(f'--out {args.out!r}: {out_dir!r} is not a writable directory')
+    if args.resamples < 1:
+        parser.error(f'--resamples must be >= 1, got {args.resamples}')
+    if not 0 < args.confidence < 1:
+        parser.error(f'--confidence must be in (0, 1), got {args.confidence}')
+    return args
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description='Compare MMEngine training runs')
-    parser.add_argument('work_dirs', nargs='+', help='work dirs of the runs')
-    parser.add_argument('--names', nargs='+', help='run names (default: the dir names)')
-    parser.add_argument('--out', default='compare.png', help='the PNG to write')
-    args = parser.parse_args()
-    names = args.names or [osp.basename(osp.normpath(d)) for d in args.work_dirs]
-    if len(names) != len(args.work_dirs):
-        raise ValueError(f'--names has {len(names)} names for {len(args.work_dirs)} work dirs')
-    runs = {name: load_scalars(d) for name, d in zip(names, args.work_dirs)}
-    print(format_table([summarise(name, scalars) for name, scalars in runs.items()]))
-    plot(runs, args.out)
+    args = parse_args()
+    try:
+        names = args.names or run_names(args.work_dirs)
+        runs = [load_run(d, name) for d, name in zip(args.work_dirs, names)]
+        groups = group_runs(runs)
+        baseline = args.baseline or next(iter(groups))
+        baseline = next((run.group for run in runs if run.name == baseline), baseline)
+        if baseline not in groups:
+            raise ValueError(f'--baseline {args.baseline!r} is none of the runs: '
+                             f'{sorted(groups)}')
+        scorers = {run.name: load_scorer(run.work_dir) for run in runs}
+        boot = bootstrap_groups(groups, baseline, scorers, args.resamples, args.bootstrap_seed,
+                                args.confidence)
+    except (OSError, ValueError) as error:
+        sys.exit(f'compare.py: error: {error}')
+    print(format_table(summary_rows(groups)))
+    rows = difference_rows(groups, boot)
+    if rows:
+        seeds = any(len(g.runs) > 1 for g in groups.values())
+        print(f'\nagainst {baseline}: paired differences, {boot.confidence:.0%} bootstrap '
+              f'intervals over the {boot.num_images} validation images ({boot.resamples} '
+              f'resamples, seed {boot.seed}{"; seeds resampled too" if seeds else ""}); '
+              's/iter: medians, ranges over the logging windows')
+        print(format_table(rows))
+    for note in boot.notes:
+        print(note)
+    try:
+        plot_comparison(groups, boot, args.out)
+    except OSError as error:
+        sys.exit(f'compare.py: error: cannot write {args.out!r}: {error}')
     print(f'curves: {args.out}')
 
 

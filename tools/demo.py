@@ -7,13 +7,19 @@ asl_mmdet.datasets.demo) and evaluates each with the COCO metric.
 
 ``--task cls`` (``make demo-cls``): the same images as a multi-label dataset (an image's labels
 are the classes of its annotated objects), trains configs/resnet50_coco-ml_bce.py,
-configs/resnet50_coco-ml_focal.py and configs/resnet50_coco-ml_asl.py (small input scale, short one-cycle schedule, ResNet-18 in place
-of ResNet-50 so both runs take minutes on 2 CPU cores: asl_mmdet.datasets.demo_cls) and
-evaluates mAP and the F1 metrics.
+configs/resnet50_coco-ml_focal.py and configs/resnet50_coco-ml_asl.py (small input scale,
+short one-cycle schedule, ResNet-18 in place of ResNet-50 so the runs take minutes on 2 CPU
+cores: asl_mmdet.datasets.demo_cls) and evaluates mAP and the F1 metrics.
 
-Both print the tools/compare.py table and the path of its PNG; every run logs the probability
-gap (``ASLProbabilityHook``) for tools/analyze_logs.py. ``--configs`` runs other configs of the
-task, e.g. ``--task cls --configs resnet50_coco-ml_asl_adaptive``.
+Both end with the tools/compare.py tables and the path of its PNG: each metric, and against
+the first config (the baseline: focal loss, BCE) the paired difference with its 95% bootstrap
+interval over the validation images and a verdict (better, worse, or no difference at this
+sample size), from the per-image predictions every evaluation keeps in
+``WORK_DIR/predictions/``. ``--seeds K`` trains each config with seeds 0..K-1 into
+``WORK_DIR/<config>_seed<N>`` (compare.py groups them by config: mean ± std, and the seeds
+resampled in the intervals). Every run logs the probability gap (``ASLProbabilityHook``) for
+tools/analyze_logs.py. ``--configs`` runs other configs of the task, e.g.
+``--task cls --configs resnet50_coco-ml_asl_adaptive``.
 """
 import argparse
 import os
@@ -47,33 +53,43 @@ def main() -> None:
                         help='cls: ResNet depth (the configs: 50)')
     parser.add_argument('--work-dir', help='default: work_dirs/demo (det), work_dirs/demo_cls')
     parser.add_argument('--data-root', default='data/asl_demo')
+    parser.add_argument('--seeds', type=int, default=1,
+                        help='runs per config, with seeds 0..SEEDS-1 (default: 1, seed 0)')
+    parser.add_argument('--resamples', type=int, default=1000,
+                        help='bootstrap resamples of the validation images in the comparison')
     args = parser.parse_args()
     runs, iters, validations = TASKS[args.task]
     runs = args.configs or runs
     iters = args.iters or iters
     if iters < 1:
         parser.error(f'--iters must be >= 1, got {iters}')
+    if args.seeds < 1:
+        parser.error(f'--seeds must be >= 1, got {args.seeds}')
     work_root = args.work_dir or ('work_dirs/demo' if args.task == 'det' else
                                   'work_dirs/demo_cls')
 
     (ensure_demo_data if args.task == 'det' else ensure_demo_cls_data)(args.data_root)
     work_dirs = []
     for name in runs:
-        work_dir = osp.join(work_root, name)
-        config = osp.join(ROOT, 'configs', f'{name}.py')
-        task_args = dict(depth=args.depth) if args.task == 'cls' else {}
-        cfg = demo_config(config, args.data_root, work_dir, iters, image_size=args.image_size,
-                          val_interval=max(1, iters // validations), **task_args)
-        os.makedirs(work_dir, exist_ok=True)
-        cfg_path = osp.join(work_dir, f'{name}_demo.py')
-        cfg.dump(cfg_path)
-        print(f'== training {name} ({iters} iterations) -> {work_dir}', flush=True)
-        subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg_path,
-                        '--work-dir', work_dir], check=True)
-        work_dirs.append(work_dir)
+        for seed in range(args.seeds):
+            run = name if args.seeds == 1 else f'{name}_seed{seed}'
+            work_dir = osp.join(work_root, run)
+            config = osp.join(ROOT, 'configs', f'{name}.py')
+            task_args = dict(depth=args.depth) if args.task == 'cls' else {}
+            cfg = demo_config(config, args.data_root, work_dir, iters,
+                              image_size=args.image_size, seed=seed,
+                              val_interval=max(1, iters // validations), **task_args)
+            os.makedirs(work_dir, exist_ok=True)
+            cfg_path = osp.join(work_dir, f'{name}_demo.py')
+            cfg.dump(cfg_path)
+            print(f'== training {run} ({iters} iterations, seed {seed}) -> {work_dir}',
+                  flush=True)
+            subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg_path,
+                            '--work-dir', work_dir], check=True)
+            work_dirs.append(work_dir)
     out = osp.join(work_root, 'compare.png')
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'compare.py'), *work_dirs,
-                    '--out', out], check=True)
+                    '--out', out, '--resamples', str(args.resamples)], check=True)
 
 
 if __name__ == '__main__':

@@ -3,13 +3,16 @@
 The real configs keep MMDetection's COCO paths, input scale and schedule; these overrides swap
 in the generated dataset, a small input scale, a short iteration-based schedule and no
 pretrained weights (nothing is downloaded). :func:`demo_config` also logs the paper's
-probability analysis (p_t+, p_t-, Delta p: ``ASLProbabilityHook``) with the other scalars.
+probability analysis (p_t+, p_t-, Delta p: ``ASLProbabilityHook``) with the other scalars, and
+keeps the per-image predictions of every evaluation in ``WORK_DIR/predictions/`` for the
+paired bootstrap of tools/compare.py.
 """
 import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
 
+from ..analysis.predictions import PREDICTIONS_DIR, keep_predictions
 from .synthetic_coco import CLASSES
 
 __all__ = ['demo_overrides', 'demo_config', 'iter_schedule']
@@ -107,7 +110,8 @@ def iter_schedule(max_iters: int, val_interval: Optional[int], batch_size: int,
 
 
 def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
-                launcher: Optional[str] = None, log_prob_gap: bool = True, **kwargs) -> Config:
+                launcher: Optional[str] = None, log_prob_gap: bool = True,
+                keep_val_predictions: bool = True, **kwargs) -> Config:
     """Load ``config_file``, merge the demo overrides of its task and set ``work_dir``.
 
     Args:
@@ -122,6 +126,9 @@ def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
             config's ``custom_hooks``), so that ``scalars.json`` holds ``asl_p_pos``,
             ``asl_p_neg``, ``asl_delta_p`` and ``asl_gamma_neg``; not if the config has it or
             ``AdaptiveAsymmetryHook`` (which logs them) already.
+        keep_val_predictions (bool): every evaluation writes the predictions it scored to
+            ``work_dir/predictions/`` (:func:`~asl_mmdet.analysis.predictions.keep_predictions`:
+            ``val.bbox.json`` for detection, ``val.pkl`` for classification).
         **kwargs: the keyword arguments of :func:`demo_overrides` (classification:
             :func:`~asl_mmdet.datasets.demo_cls.cls_demo_overrides`).
     """
@@ -132,6 +139,8 @@ def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
     else:
         cfg.merge_from_dict(demo_overrides(data_root, max_iters, **kwargs))
     cfg.work_dir = work_dir
+    if keep_val_predictions:
+        keep_predictions(cfg, osp.join(work_dir, PREDICTIONS_DIR))
     if launcher is not None:
         cfg.launcher = launcher
     hooks = list(cfg.get('custom_hooks', []))

@@ -5,6 +5,7 @@ import os.path as osp
 
 import pytest
 
+from asl_mmdet.analysis.predictions import load_scorer
 from asl_mmdet.datasets.demo import demo_config
 from asl_mmdet.datasets.demo_cls import export_voc
 from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
@@ -91,5 +92,9 @@ def test_compare_classification_table(data_root, tmp_path):
         assert cells[0] == osp.basename(work_dir)
         assert float(cells[1]) == pytest.approx(record['multi-label/mAP'], abs=1e-3)
         assert float(cells[7]) == pytest.approx(record['multi-label/f1-score_micro'], abs=1e-3)
+        # the kept predictions give back mmpretrain's mAP
+        assert load_scorer(work_dir).full()['mAP'] == pytest.approx(record['multi-label/mAP'],
+                                                                    abs=1e-3)
+    assert any(line.startswith('| resnet50_coco-ml_asl | mAP ') for line in table)
     with open(out, 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'

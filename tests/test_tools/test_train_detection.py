@@ -4,6 +4,7 @@ Every ASL / focal config trains 2 iterations, logs the probability gap (ASLProba
 by demo_config) and runs its COCO evaluation; a checkpoint
 reproduces the metrics reported at the end of training; --resume continues from the last
 checkpoint; 2 processes train through torchrun (gloo)."""
+import json
 import os
 import os.path as osp
 import pickle
@@ -11,6 +12,7 @@ import pickle
 import pytest
 import torch
 
+from asl_mmdet.analysis.predictions import load_scorer
 from asl_mmdet.datasets.demo import demo_config
 from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
 from tests.test_tools.run_utils import ROOT, dist_train, records_with, run_tool
@@ -70,12 +72,16 @@ def test_checkpoint_reproduces_metrics_and_resume_continues(data_root, tmp_path)
     out = str(tmp_path / 'preds.pkl')
     test_dir = str(tmp_path / 'test')
     log = run_tool('tools/test.py', cfg_path, osp.join(work_dir, 'iter_2.pth'), '--work-dir',
-                   test_dir, '--out', out)
+                   test_dir, '--out', out, '--keep-predictions')
     for key in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75'):
         assert f'coco/{key}: {trained["coco/" + key]:.4f}' in log
     with open(out, 'rb') as f:
         preds = pickle.load(f)
     assert len(preds) == 3 and len(preds[0]['pred_instances']['scores']) > 0
+    # --keep-predictions: CocoMetric's results json, every kept detection of the 3 images
+    with open(osp.join(test_dir, 'predictions', 'test.bbox.json')) as f:
+        kept = json.load(f)
+    assert len(kept) == sum(len(p['pred_instances']['scores']) for p in preds)
 
     # --resume (auto: the latest checkpoint) with a longer schedule continues at iteration 3
     longer = write_config(name, data_root, work_dir, max_iters=4)
@@ -100,6 +106,16 @@ def test_compare_prints_table_and_writes_png(data_root, tmp_path):
     for column in ('run', 'AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 's/iter', 'mem (MB)'):
         assert f' {column} ' in header
     assert 'atss_r50_focal' in out and 'atss_r50_asl' in out
+    # the predictions every evaluation kept give back the AP mmdet's CocoMetric logged, and
+    # the paired bootstrap against the first run
+    for work_dir in work_dirs:
+        full = load_scorer(work_dir).full()
+        for key, value in val_records(work_dir)[-1].items():
+            if key.startswith('coco/bbox_mAP'):
+                assert full[key[len('coco/'):]] == pytest.approx(value, abs=5e-4), key
+    assert 'against atss_r50_focal: paired differences, 95% bootstrap intervals over the 3 ' \
+           'validation images (1000 resamples, seed 0)' in out
+    assert '| atss_r50_asl | AP ' in out
     with open(png, 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     assert osp.getsize(png) > 10_000

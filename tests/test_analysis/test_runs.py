@@ -1,0 +1,47 @@
+"""asl_mmdet.analysis.runs (names, seed groups, time spread) and asl_mmdet.analysis.logs
+(scalars.json errors)."""
+import json
+
+import pytest
+
+from asl_mmdet.analysis.logs import read_scalars
+from asl_mmdet.analysis.runs import Run, group_runs, run_names, split_seed, time_spread
+
+
+def test_run_names_are_the_shortest_distinct_suffixes():
+    assert run_names(['w/atss_r50_focal', 'w/atss_r50_asl']) == ['atss_r50_focal',
+                                                                 'atss_r50_asl']
+    assert run_names(['a/run', 'b/run', 'c/other']) == ['a/run', 'b/run', 'other']
+    assert run_names(['x/a/run', 'y/a/run', 'b/run/']) == ['x/a/run', 'y/a/run', 'b/run']
+    with pytest.raises(ValueError, match="work dir 'a/run/' is given twice"):
+        run_names(['a/run', 'a/run/'])
+
+
+def test_seed_suffixes_group_runs_by_config():
+    assert split_seed('atss_r50_asl_seed12') == ('atss_r50_asl', 12)
+    assert split_seed('atss_r50_asl/seed0') == ('atss_r50_asl', 0)
+    assert split_seed('atss_r50_asl') == ('atss_r50_asl', None)
+    runs = [Run('d', n, [], []) for n in ('f_seed0', 'a', 'f_seed1', 'f/seed2')]
+    groups = group_runs(runs)
+    assert list(groups) == ['f', 'a'] and groups['f'].seeds == [0, 1, 2]
+    with pytest.raises(ValueError, match="config 'f' has seed 0 twice"):
+        group_runs(runs + [Run('e', 'f_seed0', [], [])])  # e.g. from --names
+
+
+def test_time_spread_pools_runs_without_their_first_window():
+    runs = [Run('d', 'a', [dict(loss=1, time=t) for t in (9.0, 1.0, 2.0)], []),
+            Run('d', 'b', [dict(loss=1, time=t) for t in (8.0, 3.0, 5.0)], [])]
+    assert time_spread(runs) == (2.5, 1.0, 5.0, 4)
+    assert time_spread([Run('d', 'c', [dict(loss=1, time=4.0)], [])]) == (4.0, 4.0, 4.0, 1)
+    assert time_spread([Run('d', 'c', [], [])]) is None
+
+
+def test_a_corrupt_scalars_line_names_the_file_and_the_line(tmp_path):
+    path = tmp_path / '20240101_000000' / 'vis_data' / 'scalars.json'
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(dict(iter=1, loss=0.5)) + '\n\n{"iter": 2, "lo\n')
+    with pytest.raises(ValueError, match=f'{path} line 3: not JSON'):
+        read_scalars(str(tmp_path))
+    path.write_text('[1, 2]\n')
+    with pytest.raises(ValueError, match=f'{path} line 1: not a JSON object'):
+        read_scalars(str(tmp_path))
