@@ -1,7 +1,7 @@
 """Time the paired bootstrap of tools/compare.py on synthetic detection and classification sets.
 
-    python tools/benchmark_bootstrap.py                          # 50 and 5000 images
-    python tools/benchmark_bootstrap.py --images 5000 --resamples 1000 --dets-per-image 100
+    python tools/benchmarks/bootstrap.py                          # 50 and 5000 images
+    python tools/benchmarks/bootstrap.py --images 5000 --resamples 1000 --dets-per-image 100
 
 Detection: a COCO-like set (80 categories, about 7 boxes per image of every size, 100 scored
 detections per image from a noisy detector, as a COCO val2017 result file holds), matched once
