@@ -11,15 +11,15 @@ import torch
 
 from asl_mmdet.models.losses import ASLoss
 from asl_mmdet.ops import asymmetric_loss
-from asl_mmdet.ops.asymmetric_loss_ref import DOUBLE_BACKWARD_MESSAGE
+from asl_mmdet.ops.reference import DOUBLE_BACKWARD_MESSAGE
 from tests.asl_oracle import asl_paper, one_hot
 
 DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 def fused_loss(*args, **kwargs):
-    triton_module = pytest.importorskip('asl_mmdet.ops.asymmetric_loss_triton')
-    if DEVICE == 'cpu' and not triton_module._INTERPRETED:
+    triton_module = pytest.importorskip('asl_mmdet.ops.fused')
+    if DEVICE == 'cpu' and not triton_module.INTERPRETED:
         pytest.skip('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1')
     return triton_module.asymmetric_loss_fused(*args, **kwargs)
 
