@@ -1,7 +1,7 @@
 """Without a GPU, run the Triton kernels on the CPU with Triton's interpreter.
 
 ``TRITON_INTERPRET`` is read when a kernel is decorated, so it is set here, before any test
-module imports :mod:`asl_mmdet.ops.asymmetric_loss_triton`.
+module imports :mod:`asl_mmdet.ops.fused`.
 """
 import os
 

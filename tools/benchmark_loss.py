@@ -95,18 +95,12 @@ def mmcv_focal_loss() -> Optional[Callable]:
 
 def implementations(device: str, compile_: bool) -> Dict[str, Callable]:
     """name -> ``fn(x, labels, one_hot)`` returning a scalar loss."""
-    from asl_mmdet.ops.asymmetric_loss import AsymmetricLossRefFunction, apply_asymmetric_loss
-    from asl_mmdet.ops.asymmetric_loss_triton import asymmetric_loss_fused
-
-    def ref(x, labels, one_hot):
-        return apply_asymmetric_loss(AsymmetricLossRefFunction, False, x, labels, None,
-                                     reduction='mean', avg_factor=None, loss_weight=1.0,
-                                     eps=torch.finfo(torch.float32).eps, alpha=None,
-                                     detach_focal_weight=False, **ASL)
+    from asl_mmdet.ops import asymmetric_loss_ref
+    from asl_mmdet.ops.fused import asymmetric_loss_fused
 
     impls = {
         'fused': lambda x, labels, one_hot: asymmetric_loss_fused(x, labels, **ASL),
-        'ref': ref,
+        'ref': lambda x, labels, one_hot: asymmetric_loss_ref(x, labels, **ASL),
         'official': lambda x, labels, one_hot: official_asl(x, one_hot, **ASL),
     }
     if compile_:

@@ -10,7 +10,7 @@ CE (``m = gamma- = 0``), CE+PS (``m > 0, gamma- = 0``), AF (``m = 0, gamma- > 0`
 where ``d/dp(dL/dz) = 0``; the gradient of a negative with ``p > p*`` shrinks as ``p`` grows.
 
 The curves come from the closed-form terms the library trains with
-(:func:`asl_mmdet.ops.asymmetric_loss_ref.negative_terms`), in float64.
+(:func:`asl_mmdet.ops.reference.negative_terms`), in float64.
 """
 import argparse
 import os
@@ -23,8 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from asl_mmdet.ops.asymmetric_loss import check_number  # noqa: E402
-from asl_mmdet.ops.asymmetric_loss_ref import negative_terms  # noqa: E402
+from asl_mmdet.ops.contract import check_number  # noqa: E402
+from asl_mmdet.ops.reference import negative_terms  # noqa: E402
 from asl_mmdet.utils.figures import save_figure  # noqa: E402
 
 __all__ = ['negative_loss_and_grad', 'loss_curves', 'gradient_curves',

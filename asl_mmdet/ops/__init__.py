@@ -1,19 +1,31 @@
-"""Asymmetric Loss operators: the plain-PyTorch reference, the fused Triton kernel, the
-dispatch point and the probability analysis. The Triton module is imported on first use (it
-imports Triton)."""
-from .asymmetric_loss import asymmetric_loss, check_asl_params
-from .asymmetric_loss_ref import AsymmetricLossRefFunction, asl_loss_and_grad
-from .probability_gap import PROB_SUM_NAMES, probability_gap, probability_sums
+"""Asymmetric Loss operators.
 
-__all__ = ['asymmetric_loss', 'check_asl_params', 'AsymmetricLossRefFunction',
-           'asl_loss_and_grad', 'asymmetric_loss_fused', 'AsymmetricLossTritonFunction',
-           'PROB_SUM_NAMES', 'probability_gap', 'probability_sums']
+- :mod:`.contract`: the hyper-parameters (:class:`ASLParams`), the argument checks and
+  MMDetection's reduction rules (imports only torch);
+- :mod:`.reference`: the plain-PyTorch loss (:func:`asymmetric_loss_ref`,
+  :class:`AsymmetricLossRefFunction`), the CPU path and the kernel's oracle;
+- :mod:`.fused`: the fused Triton kernel (:func:`asymmetric_loss_fused`,
+  :class:`AsymmetricLossTritonFunction`), imported on first use of either name (it imports
+  Triton), so neither is in ``__all__``;
+- :mod:`.fused_support`: whether the fused path can run here;
+- :mod:`.dispatch`: :func:`asymmetric_loss`, which picks one (``ASL_MMDET_IMPL``);
+- :mod:`.probability_analysis`: the paper's probability analysis (Sec. 2.6);
+- :mod:`.compile_report`: what the kernels compile to (a tool, not imported here).
+"""
+from .contract import ASLParams, check_asl_params
+from .dispatch import asymmetric_loss
+from .probability_analysis import PROB_SUM_NAMES, probability_gap, probability_sums
+from .reference import AsymmetricLossRefFunction, asl_loss_and_grad, asymmetric_loss_ref
 
-_TRITON_NAMES = ('asymmetric_loss_fused', 'AsymmetricLossTritonFunction')
+__all__ = ['asymmetric_loss', 'asymmetric_loss_ref', 'ASLParams', 'check_asl_params',
+           'AsymmetricLossRefFunction', 'asl_loss_and_grad', 'PROB_SUM_NAMES',
+           'probability_gap', 'probability_sums']
+
+_FUSED_NAMES = ('asymmetric_loss_fused', 'AsymmetricLossTritonFunction')
 
 
 def __getattr__(name: str):
-    if name in _TRITON_NAMES:
-        from . import asymmetric_loss_triton
-        return getattr(asymmetric_loss_triton, name)
+    if name in _FUSED_NAMES:
+        from . import fused
+        return getattr(fused, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -264,9 +264,8 @@ def bytes_per_element(variant: Variant, shape: Tuple[int, int] = DEFAULT_SHAPE) 
 def compile_variant(variant: Variant, arch: int,
                     shape: Tuple[int, int] = DEFAULT_SHAPE) -> List[Launch]:
     """Compile, through the host functions, the kernels ``variant`` launches on ``sm_<arch>``."""
-    from . import asymmetric_loss_triton
-    from .asymmetric_loss_triton import asl_forward_fused, scale_grad_
-    if asymmetric_loss_triton._INTERPRETED:
+    from .fused import INTERPRETED, asl_forward_fused, scale_grad_
+    if INTERPRETED:
         raise RuntimeError('the Triton kernels were imported under TRITON_INTERPRET=1: compile '
                            'them in a process without it')
     with compile_only(arch) as launches:

@@ -19,11 +19,12 @@ from typing import Callable, Dict, Optional, Set, Tuple
 import torch
 from torch import Tensor
 
-__all__ = ['MIN_CAPABILITY', 'FUSED_DTYPES', 'fused_available', 'missing_for_fused',
+from .contract import FUSED_DTYPES
+
+__all__ = ['MIN_CAPABILITY', 'fused_available', 'missing_for_fused',
            'warn_once', 'fused_or_reference', 'is_triton_compile_error']
 
 MIN_CAPABILITY = (7, 5)
-FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # the fused kernel's logits
 _HOW = ('; set ASL_MMDET_IMPL=ref to silence this, or ASL_MMDET_IMPL=triton to force the '
         'kernel and see its errors')
 _warned: Set[str] = set()
@@ -46,7 +47,7 @@ def _check_environment() -> Optional[str]:
         return (f'torch {torch.__version__} has no torch.library.triton_op / wrap_triton '
                 f'(torch >= 2.6 has them)')
     try:
-        importlib.import_module(f'{__package__}.asymmetric_loss_triton')
+        importlib.import_module('.fused', __package__)
     except Exception as exc:  # an old or broken Triton
         return (f'the Triton kernels do not import with this Triton ({type(exc).__name__}: '
                 f'{exc}); install the Triton your torch was built with')

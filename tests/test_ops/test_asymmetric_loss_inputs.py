@@ -1,6 +1,6 @@
 """Inputs at the edges, on both paths: no silent wrong number, a named error instead.
 
-Each test runs the reference (``asymmetric_loss`` on the CPU) and the fused kernel
+Each test runs the reference (``asymmetric_loss_ref``) and the fused kernel
 (``asymmetric_loss_fused``; under Triton's interpreter without a GPU), against values written
 from the paper's Eq. 7 in float64.
 """
@@ -10,21 +10,21 @@ import pytest
 import torch
 
 from asl_mmdet.models.losses import ASLoss
-from asl_mmdet.ops import asymmetric_loss
-from asl_mmdet.ops.asymmetric_loss_ref import DOUBLE_BACKWARD_MESSAGE
+from asl_mmdet.ops import asymmetric_loss, asymmetric_loss_ref
+from asl_mmdet.ops.reference import DOUBLE_BACKWARD_MESSAGE
 from tests.asl_oracle import asl_paper, one_hot
 
 DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 def fused_loss(*args, **kwargs):
-    triton_module = pytest.importorskip('asl_mmdet.ops.asymmetric_loss_triton')
-    if DEVICE == 'cpu' and not triton_module._INTERPRETED:
+    triton_module = pytest.importorskip('asl_mmdet.ops.fused')
+    if DEVICE == 'cpu' and not triton_module.INTERPRETED:
         pytest.skip('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1')
     return triton_module.asymmetric_loss_fused(*args, **kwargs)
 
 
-IMPLS = [pytest.param(asymmetric_loss, id='ref'), pytest.param(fused_loss, id='fused')]
+IMPLS = [pytest.param(asymmetric_loss_ref, id='ref'), pytest.param(fused_loss, id='fused')]
 
 
 @pytest.mark.parametrize('impl', IMPLS)

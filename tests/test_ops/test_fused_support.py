@@ -13,12 +13,11 @@ import torch
 
 pytest.importorskip('triton')
 
-from asl_mmdet.ops import asymmetric_loss, fused_support  # noqa: E402
-from asl_mmdet.ops import asymmetric_loss_triton as fused  # noqa: E402
-from asl_mmdet.ops.asymmetric_loss import IMPL_ENV  # noqa: E402
+from asl_mmdet.ops import asymmetric_loss, fused, fused_support  # noqa: E402
+from asl_mmdet.ops.dispatch import IMPL_ENV  # noqa: E402
 
 DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
-if DEVICE == 'cpu' and not fused._INTERPRETED:
+if DEVICE == 'cpu' and not fused.INTERPRETED:
     pytest.skip('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1',
                 allow_module_level=True)
 
@@ -86,7 +85,7 @@ def test_triton_not_installed(gpu):
 
 
 def test_triton_that_can_not_build_the_kernels(gpu):
-    gpu.setitem(sys.modules, 'asl_mmdet.ops.asymmetric_loss_triton', None)
+    gpu.setitem(sys.modules, 'asl_mmdet.ops.fused', None)
     assert_reference_with_one_warning('do not import with this Triton')
 
 

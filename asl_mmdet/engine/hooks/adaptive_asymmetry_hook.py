@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
 from asl_mmdet.models.losses import ASLoss
-from asl_mmdet.ops.asymmetric_loss import check_number
+from asl_mmdet.ops.contract import check_number
 
 from .asl_probability_hook import ASLProbabilityHook
 

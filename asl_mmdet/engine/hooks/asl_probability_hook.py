@@ -71,7 +71,7 @@ class ASLProbabilityHook(Hook):
     :math:`\Delta p = p_t^+ - p_t^-`. With class-index targets (dense detection heads) the
     labelled element of a row is its positive and every other element a negative; elements of
     weight 0 (ignored anchors) drop out. The means are ratios of weighted sums that the loss
-    computes in its own pass (see :mod:`asl_mmdet.ops.probability_gap`), added over every
+    computes in its own pass (see :mod:`asl_mmdet.ops.probability_analysis`), added over every
     call of an iteration (the FPN levels) and over every tracked loss, then summed over
     distributed ranks, so the logged values are those of the whole global batch.
 

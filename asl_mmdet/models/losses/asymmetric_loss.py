@@ -2,13 +2,12 @@
 import importlib.util
 from typing import Optional, Union
 
-import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
 from torch import Tensor
 
 from asl_mmdet.ops import asymmetric_loss, check_asl_params
-from asl_mmdet.ops.asymmetric_loss import REDUCTIONS
+from asl_mmdet.ops.contract import DEFAULT_EPS, REDUCTIONS
 
 __all__ = ['ASLoss']
 
@@ -34,7 +33,7 @@ class ASLoss(nn.Module):
     MMDetection's ``FocalLoss`` and ``gamma_pos=gamma_neg=0, clip=0`` is BCE with logits.
 
     Probability analysis (Sec. 2.6): with ``track_prob_stats = True`` every forward call
-    also adds the four weighted sums of :mod:`asl_mmdet.ops.probability_gap` (``p_t+``,
+    also adds the four weighted sums of :mod:`asl_mmdet.ops.probability_analysis` (``p_t+``,
     ``p_t-`` and ``Delta p`` of Eq. 9-10 are their ratios) to a detached device tensor, from
     the probabilities the loss computes anyway and with no host synchronisation;
     :meth:`pop_prob_sums` returns and clears it. A detection head calls its loss once per FPN
@@ -69,7 +68,7 @@ class ASLoss(nn.Module):
                  gamma_pos: float = 0.0,
                  gamma_neg: float = 4.0,
                  clip: Optional[float] = 0.05,
-                 eps: float = torch.finfo(torch.float32).eps,
+                 eps: float = DEFAULT_EPS,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0,
                  use_sigmoid: bool = True,

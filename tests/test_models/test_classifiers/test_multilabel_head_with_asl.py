@@ -10,7 +10,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from asl_mmdet.ops import AsymmetricLossRefFunction, asymmetric_loss
-from asl_mmdet.ops.asymmetric_loss import HAS_TRITON, IMPL_ENV
+from asl_mmdet.ops.dispatch import HAS_TRITON, IMPL_ENV
 from tests.asl_oracle import asl_paper
 
 OUR_MODULE = 'asl_mmdet.models.losses.asymmetric_loss'

@@ -18,9 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['asl_loss_and_grad', 'negative_terms', 'positive_terms', 'prob_sums_from_probs',
-           'check_first_order', 'compute_dtype', 'AsymmetricLossRefFunction',
-           'DOUBLE_BACKWARD_MESSAGE']
+from .contract import make_asymmetric_loss
+
+__all__ = ['asymmetric_loss_ref', 'asl_loss_and_grad', 'negative_terms', 'positive_terms',
+           'prob_sums_from_probs', 'check_first_order', 'compute_dtype',
+           'AsymmetricLossRefFunction', 'DOUBLE_BACKWARD_MESSAGE']
 
 _Terms = Tuple[Tensor, Optional[Tensor]]
 
@@ -201,7 +203,7 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
     """Reduced (or element-wise) Asymmetric Loss with its gradient computed in forward.
 
     Inputs are already validated and normalised by
-    :func:`asl_mmdet.ops.asymmetric_loss.asymmetric_loss`.
+    :func:`asl_mmdet.ops.contract.make_asymmetric_loss`.
     """
 
     @staticmethod
@@ -209,7 +211,7 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
                 gamma_pos: float, gamma_neg: float, clip: float, alpha: Optional[float],
                 detach_focal_weight: bool, reduce: bool, scale: float,
                 prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
-        """See :func:`asl_mmdet.ops.asymmetric_loss.asymmetric_loss`.
+        """See :func:`asl_mmdet.ops.asymmetric_loss`.
 
         Args:
             pred (Tensor): logits of shape (N, C).
@@ -262,3 +264,9 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
         if grad_output.numel() == 1 and grad_output.item() == 1:
             return (grad, ) + nones
         return (grad * grad_output, ) + nones
+
+
+asymmetric_loss_ref = make_asymmetric_loss(
+    AsymmetricLossRefFunction, checks_labels=False, name='asymmetric_loss_ref',
+    doc=""":func:`asl_mmdet.ops.asymmetric_loss` through the reference, whatever the device
+    and ``ASL_MMDET_IMPL`` (the fused kernel's oracle). Same arguments and result.""")

@@ -5,53 +5,11 @@ import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss
 
 from asl_mmdet.ops import asymmetric_loss
-from tests.asl_oracle import asl_official, asl_paper, one_hot, reduce_like_mmdet
+from tests.asl_oracle import asl_official, asl_paper, reduce_like_mmdet
+from tests.test_ops.helpers import (PARAMS, REDUCTIONS, WEIGHTS, loss_and_grad, make_inputs,
+                                    make_weight)
 
-# (gamma_pos, gamma_neg, clip, alpha)
-PARAMS = [
-    (0.0, 4.0, 0.05, None),  # the paper's best MS-COCO setting (Table 2)
-    (1.0, 2.0, 0.2, None),
-    (2.0, 2.0, 0.0, 0.25),  # focal loss
-    (0.0, 0.0, 0.0, None),  # cross-entropy
-    (0.0, 0.0, 0.05, None),  # cross-entropy with probability shifting
-    (0.5, 1.5, 0.3, 0.4),  # non-integer gammas
-    (3.0, 1.0, 0.0, None),
-]
 SHAPES = [(41, 1271), (7, 3), (1, 1), (0, 80)]
-WEIGHTS = [None, 'n', 'n1', 'nc']
-REDUCTIONS = [('none', None), ('mean', None), ('mean', 37.5), ('mean', 'tensor'), ('sum', None)]
-
-
-def make_inputs(shape, target_kind, seed=0, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    n, c = shape
-    pred = (torch.randn(n, c, generator=g, dtype=torch.float64) * 3).to(dtype)
-    if target_kind == 'index':
-        target = torch.randint(0, c + 1, (n, ), generator=g)  # c = background
-        dense = one_hot(target, c)
-    elif target_kind == 'multi_hot':
-        target = (torch.rand(n, c, generator=g) < 0.3).to(dtype)
-        dense = target.double()
-    else:  # soft labels, with exact 0 and 1 too
-        target = torch.rand(n, c, generator=g, dtype=torch.float64)
-        target[:, ::3] = target[:, ::3].round()
-        target = target.to(dtype)
-        dense = target.double()
-    return pred, target, dense
-
-
-def make_weight(kind, n, c, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    shape = {None: None, 'n': (n, ), 'n1': (n, 1), 'nc': (n, c)}[kind]
-    return None if shape is None else torch.rand(*shape, generator=g, dtype=torch.float64)
-
-
-def loss_and_grad(fn, pred):
-    """Value of ``fn(pred)`` and the gradient of ``2 * fn(pred).sum()`` (grad_output != 1)."""
-    pred = pred.detach().clone().requires_grad_()
-    loss = fn(pred)
-    (loss.sum() * 2.0).backward()
-    return loss.detach(), pred.grad
 
 
 @pytest.mark.parametrize('params', PARAMS)

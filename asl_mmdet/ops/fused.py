@@ -32,7 +32,7 @@ bit-identical from run to run (no float atomics).
 
 Behind the ``PROB_SUMS`` flag (off by default: the kernel compiled without it is unchanged) the
 same pass also accumulates the four weighted sums of the paper's probability analysis
-(Sec. 2.6, :mod:`asl_mmdet.ops.probability_gap`) from the ``p`` and ``1 - p`` it computes
+(Sec. 2.6, :mod:`asl_mmdet.ops.probability_analysis`) from the ``p`` and ``1 - p`` it computes
 anyway, into per-program partials that the host sums, as deterministic as the loss.
 
 Kernels run on the CPU too when ``TRITON_INTERPRET=1`` is set before this module is imported.
@@ -46,10 +46,10 @@ import triton.language as tl
 from torch import Tensor
 from torch.library import triton_op, wrap_triton
 
-from .asymmetric_loss import FUSED_DTYPES, apply_asymmetric_loss
-from .asymmetric_loss_ref import check_first_order
+from .contract import FUSED_DTYPES, make_asymmetric_loss
+from .reference import check_first_order
 
-__all__ = ['asymmetric_loss_fused', 'asl_forward_fused', 'scale_grad_',
+__all__ = ['asymmetric_loss_fused', 'asl_forward_fused', 'scale_grad_', 'INTERPRETED',
            'AsymmetricLossTritonFunction']
 
 # Elements per forward tile (BLOCK_N * BLOCK_C) and warps per program: 8 elements per thread,
@@ -502,7 +502,7 @@ def _check_devices(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> No
     if pred.dtype not in FUSED_DTYPES:
         raise TypeError(f'the fused Asymmetric Loss takes pred of dtype float32, float16 or '
                         f'bfloat16, got {pred.dtype} (use ASL_MMDET_IMPL=ref)')
-    if pred.device.type != 'cuda' and not _INTERPRETED:
+    if pred.device.type != 'cuda' and not INTERPRETED:
         raise RuntimeError(f'the fused Asymmetric Loss needs CUDA tensors, got pred on '
                            f'{pred.device}; set TRITON_INTERPRET=1 before importing '
                            f'{__name__} to run its kernels on the CPU')
@@ -526,14 +526,14 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
             shape (N, C) in [0, 1].
         weight (Tensor, optional): weights of shape (N, 1) or (N, C).
         gamma_pos, gamma_neg, clip, alpha, detach_focal_weight: see
-            :func:`asl_mmdet.ops.asymmetric_loss.asymmetric_loss` (clip 0 means no margin).
+            :func:`asl_mmdet.ops.asymmetric_loss` (clip 0 means no margin).
         reduce (bool): return ``scale * sum(loss)`` if True, else ``scale * loss``.
         scale (float): ``loss_weight`` over the reduction's denominator.
         grad_scale (float): factor of the stored gradient: ``scale``, or 1 to leave it to
             backward.
         need_grad (bool): also compute ``grad_scale / scale * d(output) / d(pred)``.
         prob_sums (bool): also accumulate the four sums of
-            :func:`asl_mmdet.ops.probability_gap.probability_sums` in the same pass.
+            :func:`asl_mmdet.ops.probability_analysis.probability_sums` in the same pass.
         traced (bool): launch through :func:`torch.library.wrap_triton` (inside the custom op,
             so that ``torch.compile`` sees the kernel).
 
@@ -630,7 +630,7 @@ def _asl_forward_op(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamm
                     need_grad: bool, prob_sums: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     return asl_forward_fused(pred, target, weight, gamma_pos, gamma_neg, clip, alpha,
                              detach_focal_weight, reduce, scale, grad_scale, need_grad,
-                             prob_sums, traced=not _INTERPRETED)
+                             prob_sums, traced=not INTERPRETED)
 
 
 def _asl_forward_fake(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
@@ -645,12 +645,12 @@ def _asl_forward_fake(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
 
 
 def _asl_scale_grad_op(grad: Tensor, grad_output: Tensor, scale: float) -> None:
-    scale_grad_(grad, grad_output, scale, traced=not _INTERPRETED)
+    scale_grad_(grad, grad_output, scale, traced=not INTERPRETED)
 
 
-_INTERPRETED = not isinstance(_asl_forward_kernel, triton.runtime.jit.JITFunction)
-_APPROX = tl.constexpr(not _INTERPRETED)  # read by the kernels when they compile or run
-if _INTERPRETED:
+INTERPRETED = not isinstance(_asl_forward_kernel, triton.runtime.jit.JITFunction)
+_APPROX = tl.constexpr(not INTERPRETED)  # read by the kernels when they compile or run
+if INTERPRETED:
     # wrap_triton can not trace interpreted kernels: opaque custom ops with fake kernels
     torch.library.custom_op('asl_mmdet::asl_forward', _asl_forward_op,
                             mutates_args=()).register_fake(_asl_forward_fake)
@@ -741,21 +741,7 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
         return (grad, ) + (None, ) * (len(ctx.needs_input_grad) - 1)  # 9 or 10 but pred
 
 
-def asymmetric_loss_fused(pred: Tensor,
-                          target: Tensor,
-                          weight: Optional[Tensor] = None,
-                          gamma_pos: float = 0.0,
-                          gamma_neg: float = 4.0,
-                          clip: Optional[float] = 0.05,
-                          alpha: Optional[float] = None,
-                          detach_focal_weight: bool = False,
-                          reduction: str = 'mean',
-                          avg_factor: Optional[Union[float, Tensor]] = None,
-                          loss_weight: float = 1.0,
-                          eps: float = torch.finfo(torch.float32).eps,
-                          return_prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
-    """:func:`asl_mmdet.ops.asymmetric_loss` through the fused kernel, whatever the device
-    (on the CPU it needs ``TRITON_INTERPRET=1``). Same arguments and result."""
-    return apply_asymmetric_loss(AsymmetricLossTritonFunction, True, pred, target, weight,
-                                 gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
-                                 reduction, avg_factor, loss_weight, eps, return_prob_sums)
+asymmetric_loss_fused = make_asymmetric_loss(
+    AsymmetricLossTritonFunction, checks_labels=True, name='asymmetric_loss_fused',
+    doc=""":func:`asl_mmdet.ops.asymmetric_loss` through the fused kernel, whatever the device
+    (on the CPU it needs ``TRITON_INTERPRET=1``). Same arguments and result.""")

@@ -21,8 +21,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .asymmetric_loss import check_inputs, check_target_values
-from .asymmetric_loss_ref import compute_dtype, prob_sums_from_probs
+from .contract import check_inputs, check_target_values
+from .reference import compute_dtype, prob_sums_from_probs
 
 __all__ = ['PROB_SUM_NAMES', 'probability_sums', 'probability_gap']
 

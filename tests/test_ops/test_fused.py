@@ -2,10 +2,11 @@
 
 On CUDA the kernels run compiled, at full sizes; without a GPU they run on the CPU under
 Triton's interpreter (``TRITON_INTERPRET=1``, set by ``conftest.py``) on a few small shapes.
-The oracle is :func:`asymmetric_loss` with ``ASL_MMDET_IMPL=ref``; values and gradients must be
-within flash-attention's criterion: the error against the float64 reference at most twice the
+The oracle is :func:`asymmetric_loss_ref`; values and gradients must be within
+flash-attention's criterion: the error against the float64 reference at most twice the
 reference's own error in the same dtype (plus a few ulps of the largest value).
 """
+import functools
 import os
 import subprocess
 import sys
@@ -15,32 +16,23 @@ import torch
 
 pytest.importorskip('triton')
 
-from asl_mmdet.ops import AsymmetricLossRefFunction, asymmetric_loss  # noqa: E402
-from asl_mmdet.ops import asymmetric_loss_triton as fused  # noqa: E402
-from asl_mmdet.ops.asymmetric_loss import IMPL_ENV, use_fused  # noqa: E402
-from asl_mmdet.ops.asymmetric_loss_triton import (  # noqa: E402
-    AsymmetricLossTritonFunction, asymmetric_loss_fused)
+from asl_mmdet.ops import (AsymmetricLossRefFunction, asymmetric_loss,  # noqa: E402
+                           asymmetric_loss_ref, fused)
+from asl_mmdet.ops.dispatch import IMPL_ENV, use_fused  # noqa: E402
+from asl_mmdet.ops.fused import AsymmetricLossTritonFunction, asymmetric_loss_fused  # noqa: E402
+from tests.test_ops import helpers  # noqa: E402
+from tests.test_ops.helpers import PARAMS, REDUCTIONS, WEIGHTS, loss_and_grad  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 DEVICE = 'cuda' if CUDA else 'cpu'
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if not CUDA and not fused._INTERPRETED:
+if not CUDA and not fused.INTERPRETED:
     pytest.skip('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1 (their '
                 'module was imported before tests/test_ops/conftest.py could set it)',
                 allow_module_level=True)
 
 CUDA_ONLY = pytest.mark.skipif(not CUDA, reason='large shape: CUDA only (slow in the '
                                'interpreter)')
-# (gamma_pos, gamma_neg, clip, alpha)
-PARAMS = [
-    (0.0, 4.0, 0.05, None),  # the paper's best MS-COCO setting (Table 2)
-    (1.0, 2.0, 0.2, None),
-    (2.0, 2.0, 0.0, 0.25),  # focal loss
-    (0.0, 0.0, 0.0, None),  # cross-entropy
-    (0.0, 0.0, 0.05, None),  # cross-entropy with probability shifting
-    (0.5, 1.5, 0.3, 0.4),  # non-integer gammas
-    (3.0, 1.0, 0.0, None),
-]
 SHAPES = [(1, 1), (41, 1271), (0, 80), (7, 3)] + [
     pytest.param(shape, marks=CUDA_ONLY) for shape in [(44800, 80), (128, 9605), (358400, 80)]
 ]
@@ -48,52 +40,15 @@ SHAPES = [(1, 1), (41, 1271), (0, 80), (7, 3)] + [
 OPTIONS_SHAPE = (41, 1271) if CUDA else (13, 37)
 WEIGHTS_SHAPE = (41, 1271) if CUDA else (29, 83)
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
-WEIGHTS = [None, 'n', 'n1', 'nc']
-REDUCTIONS = [('none', None), ('mean', None), ('mean', 37.5), ('mean', 'tensor'), ('sum', None)]
 # rtol against the reference in the same dtype, and the error allowed on top of flash-attention's
 # criterion, in units of the dtype's eps times the largest value: float32 allows for the GPU's
 # approximate exp2 (the reference's own float32 error is a few ulps)
 TOLERANCES = {torch.float32: (1e-4, 32), torch.float16: (2e-3, 2), torch.bfloat16: (1.6e-2, 2)}
 
 
-def make_inputs(shape, target_kind, dtype=torch.float32, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    n, c = shape
-    pred = (torch.randn(n, c, generator=g) * 3).to(dtype)
-    if target_kind == 'index':
-        target = torch.randint(0, c + 1, (n, ), generator=g)  # c = background
-    elif target_kind == 'multi_hot':
-        target = (torch.rand(n, c, generator=g) < 0.3).to(dtype)
-    else:  # soft labels, with exact 0 and 1 too
-        target = torch.rand(n, c, generator=g)
-        target[:, ::3] = target[:, ::3].round()
-        target = target.to(dtype)
-    return pred.to(DEVICE), target.to(DEVICE)
-
-
-def make_weight(kind, n, c, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    shape = {None: None, 'n': (n, ), 'n1': (n, 1), 'nc': (n, c)}[kind]
-    return None if shape is None else torch.rand(*shape, generator=g).to(DEVICE)
-
-
-def loss_and_grad(fn, pred, gradient=None):
-    """Value of ``fn(pred)`` and the gradient of ``2 * fn(pred).sum()`` (grad_output != 1), or
-    of ``fn(pred)`` for the given ``gradient``."""
-    pred = pred.detach().clone().requires_grad_()
-    loss = fn(pred)
-    if gradient is None:
-        (loss.sum() * 2.0).backward()
-    else:
-        loss.backward(gradient)
-    return loss.detach(), pred.grad
-
-
-def asl_ref(*args, **kwargs):
-    """The oracle: :func:`asymmetric_loss` forced onto the reference."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(IMPL_ENV, 'ref')
-        return asymmetric_loss(*args, **kwargs)
+# inputs drawn in float32 (the reference's tests draw them in float64), on the kernel's device
+make_inputs = functools.partial(helpers.make_inputs, draw_dtype=torch.float32, device=DEVICE)
+make_weight = functools.partial(helpers.make_weight, dtype=torch.float32, device=DEVICE)
 
 
 def assert_matches_reference(actual, ref, oracle):
@@ -115,9 +70,9 @@ def assert_matches_reference(actual, ref, oracle):
 def check_against_reference(pred, fn, gradient=None):
     """``fn(x, impl)`` with impl the fused or the reference loss, on ``pred`` and in float64."""
     out, grad = loss_and_grad(lambda x: fn(x, asymmetric_loss_fused), pred, gradient)
-    ref, ref_grad = loss_and_grad(lambda x: fn(x, asl_ref), pred, gradient)
-    oracle, oracle_grad = loss_and_grad(
-        lambda x: fn(x, asl_ref), pred.double(), None if gradient is None else gradient.double())
+    ref, ref_grad = loss_and_grad(lambda x: fn(x, asymmetric_loss_ref), pred, gradient)
+    oracle, oracle_grad = loss_and_grad(lambda x: fn(x, asymmetric_loss_ref), pred.double(),
+                                        None if gradient is None else gradient.double())
     assert_matches_reference(out, ref, oracle)
     assert_matches_reference(grad, ref_grad, oracle_grad)
     return out, grad
@@ -127,7 +82,7 @@ def check_against_reference(pred, fn, gradient=None):
 @pytest.mark.parametrize('dtype', DTYPES)
 @pytest.mark.parametrize('target_kind', ['index', 'multi_hot', 'soft'])
 def test_shapes_and_dtypes(shape, dtype, target_kind):
-    pred, target = make_inputs(shape, target_kind, dtype)
+    pred, target, _ = make_inputs(shape, target_kind, dtype)
     check_against_reference(
         pred, lambda x, impl: impl(x, target, gamma_pos=1.0, gamma_neg=4.0, clip=0.05))
 
@@ -137,7 +92,7 @@ def test_shapes_and_dtypes(shape, dtype, target_kind):
 @pytest.mark.parametrize('detach', [False, True])
 def test_options(params, target_kind, detach):
     gamma_pos, gamma_neg, clip, alpha = params
-    pred, target = make_inputs(OPTIONS_SHAPE, target_kind)
+    pred, target, _ = make_inputs(OPTIONS_SHAPE, target_kind)
     check_against_reference(
         pred, lambda x, impl: impl(x, target, gamma_pos=gamma_pos, gamma_neg=gamma_neg,
                                    clip=clip, alpha=alpha, detach_focal_weight=detach,
@@ -149,7 +104,7 @@ def test_options(params, target_kind, detach):
 @pytest.mark.parametrize('target_kind', ['index', 'multi_hot'])
 def test_weights_and_reductions(weight_kind, reduction, avg_factor, target_kind):
     shape = WEIGHTS_SHAPE
-    pred, target = make_inputs(shape, target_kind)
+    pred, target, _ = make_inputs(shape, target_kind)
     weight = make_weight(weight_kind, *shape)
     if avg_factor == 'tensor':
         avg_factor = torch.tensor(12.25, device=DEVICE)
@@ -164,7 +119,7 @@ def test_weights_and_reductions(weight_kind, reduction, avg_factor, target_kind)
                                     'expanded_weight'])
 def test_non_contiguous_inputs(layout):
     n, c = 41, 127
-    base, target = make_inputs((n + 3, 2 * c + 5), 'soft')
+    base, target, _ = make_inputs((n + 3, 2 * c + 5), 'soft')
     weight = make_weight('nc', n, c)
     if layout == 'transposed':  # strides (1, N)
         pred = make_inputs((c, n), 'index')[0].t()
@@ -191,7 +146,7 @@ def test_columns_split_across_programs(target_kind, monkeypatch):
         shape = (5, 2000)
         monkeypatch.setattr(fused, '_SPLIT_MIN_ELEMENTS', 0)
     assert fused._forward_config(*shape)[3][1] > 1
-    pred, target = make_inputs(shape, target_kind)
+    pred, target, _ = make_inputs(shape, target_kind)
     weight = make_weight('nc', *shape)
     check_against_reference(
         pred, lambda x, impl: impl(x, target, weight, gamma_pos=1.0, reduction='sum'))
@@ -202,7 +157,7 @@ def test_columns_split_across_programs(target_kind, monkeypatch):
 def test_backward_grad_output(mode):
     """grad_output 1 (no work), a scalar, one expanded to (N, C) (``loss.sum()``), or (N, C)."""
     shape = (41, 1271)
-    pred, target = make_inputs(shape, 'index')
+    pred, target, _ = make_inputs(shape, 'index')
     reduction = 'mean' if mode in ('one', 'scalar') else 'none'
     gradient = {
         'one': torch.tensor(1.0),
@@ -226,7 +181,7 @@ def test_scale_grad_in_place(factor, expected):
 
 def test_run_twice_is_bit_identical():
     shape = (358400, 80) if CUDA else (41, 1271)
-    pred, target = make_inputs(shape, 'index')
+    pred, target, _ = make_inputs(shape, 'index')
     weight = make_weight('n', shape[0], shape[1])
     runs = [
         loss_and_grad(lambda x: asymmetric_loss_fused(x, target, weight, gamma_pos=1.0), pred)
@@ -237,7 +192,7 @@ def test_run_twice_is_bit_identical():
 
 @pytest.mark.parametrize('reduce,scale', [(True, 0.25), (False, 1.5)])
 def test_function_matches_reference_function(reduce, scale):
-    pred, target = make_inputs((41, 1271), 'index')
+    pred, target, _ = make_inputs((41, 1271), 'index')
     weight = make_weight('n1', 41, 1271)
     args = (target, weight, 1.0, 4.0, 0.05, 0.25, False, reduce, scale)
     out, grad = loss_and_grad(lambda x: AsymmetricLossTritonFunction.apply(x, *args), pred)
@@ -286,7 +241,7 @@ def test_nan_logits_give_nan_loss_and_gradient(params, target_kind, detach):
     gradient at its element, in a negative, a positive and a soft-labelled column alike, with
     and without a margin (issue 11: ``max(NaN - m, 0)`` is 0 in Triton)."""
     gamma_pos, gamma_neg, clip, alpha = params
-    pred, target = make_inputs((6, 7), target_kind)
+    pred, target, _ = make_inputs((6, 7), target_kind)
     if target_kind == 'index':
         target = torch.tensor([2, 0, 7, 5, 3, 1], device=DEVICE)  # row 2: background
         nans = [(0, 4), (1, 0), (2, 6), (3, 5)]  # negatives of rows 0 and 2, labelled 1 and 3
@@ -301,7 +256,7 @@ def test_nan_logits_give_nan_loss_and_gradient(params, target_kind, detach):
         loss, grad = loss_and_grad(
             lambda x: asymmetric_loss_fused(x, target, reduction=reduction, **kwargs), pred)
         ref, ref_grad = loss_and_grad(
-            lambda x: asl_ref(x, target, reduction=reduction, **kwargs), pred)
+            lambda x: asymmetric_loss_ref(x, target, reduction=reduction, **kwargs), pred)
         expected = torch.zeros_like(pred, dtype=torch.bool)
         for row, col in nans:
             expected[row, col] = True
@@ -325,8 +280,8 @@ def test_empty_input_gives_zero_that_backpropagates(reduction):
 
 
 def test_no_grad_needed():
-    pred, target = make_inputs((9, 4), 'index')
-    ref = asl_ref(pred, target)
+    pred, target, _ = make_inputs((9, 4), 'index')
+    ref = asymmetric_loss_ref(pred, target)
     with torch.no_grad():
         loss = asymmetric_loss_fused(pred.requires_grad_(), target)
     assert not loss.requires_grad
@@ -337,7 +292,7 @@ def test_no_grad_needed():
 
 
 def test_second_backward_raises():
-    pred, target = make_inputs((7, 3), 'index')
+    pred, target, _ = make_inputs((7, 3), 'index')
     loss = asymmetric_loss_fused(pred.requires_grad_(), target)
     loss.backward(retain_graph=True)
     with pytest.raises(RuntimeError, match='once per forward'):
@@ -347,7 +302,7 @@ def test_second_backward_raises():
 @pytest.mark.parametrize('impl', ['ref', 'triton', '', 'auto'])
 def test_dispatch(impl, monkeypatch):
     monkeypatch.setenv(IMPL_ENV, impl)
-    pred, target = make_inputs((7, 3), 'index')
+    pred, target, _ = make_inputs((7, 3), 'index')
     fused_expected = impl == 'triton' or (impl != 'ref' and CUDA)
     assert use_fused(pred) == fused_expected
     loss = asymmetric_loss(pred.requires_grad_(), target)
@@ -359,11 +314,11 @@ def test_dispatch(impl, monkeypatch):
 def test_dispatch_rejects_unknown_impl(monkeypatch):
     monkeypatch.setenv(IMPL_ENV, 'cuda')
     with pytest.raises(ValueError, match=f"{IMPL_ENV}.*'cuda'"):
-        asymmetric_loss(*make_inputs((7, 3), 'index'))
+        asymmetric_loss(*make_inputs((7, 3), 'index')[:2])
 
 
 def test_float64_is_refused():
-    pred, target = make_inputs((7, 3), 'index', torch.float64)
+    pred, target, _ = make_inputs((7, 3), 'index', torch.float64)
     with pytest.raises(TypeError, match='float64'):
         asymmetric_loss_fused(pred, target)
 
@@ -383,7 +338,7 @@ def test_out_of_range_labels_fail_on_the_device_flag(target):
 
 @pytest.mark.skipif(not CUDA, reason='device-side assert: CUDA only')
 def test_out_of_range_labels_trigger_a_device_assert():
-    code = ('import torch; from asl_mmdet.ops.asymmetric_loss_triton import '
+    code = ('import torch; from asl_mmdet.ops.fused import '
             'asymmetric_loss_fused as f; '
             'loss = f(torch.randn(3, 3, device="cuda"), torch.tensor([0, 4, 1], device="cuda")); '
             'torch.cuda.synchronize()')
@@ -402,7 +357,7 @@ def test_autocast_accepts_half_logits():
     x = torch.randn(32, 16, device=DEVICE)
     target = torch.randint(0, 6, (32, ), device=DEVICE)
     results = []
-    for impl in (asymmetric_loss_fused, asl_ref):
+    for impl in (asymmetric_loss_fused, asymmetric_loss_ref):
         model.zero_grad()
         with torch.autocast(DEVICE, dtype=dtype):
             logits = model(x)
@@ -443,10 +398,11 @@ def test_torch_compile_has_no_graph_break(monkeypatch):
 def test_float16_gradients_survive_loss_scaling():
     """A float16 gradient gets the mean's 1 / N in backward, together with grad_output (a
     GradScaler's factor), so forward does not flush its small values to zero."""
-    pred, target = make_inputs((41, 1271), 'index', torch.float16)
+    pred, target, _ = make_inputs((41, 1271), 'index', torch.float16)
     scaler = torch.tensor(2.0**14, device=DEVICE)
     _, grad = loss_and_grad(lambda x: asymmetric_loss_fused(x, target), pred, scaler)
-    _, oracle = loss_and_grad(lambda x: asl_ref(x, target), pred.double(), scaler.double())
+    _, oracle = loss_and_grad(lambda x: asymmetric_loss_ref(x, target), pred.double(),
+                              scaler.double())
     assert grad.dtype == torch.float16
     subnormal = torch.finfo(torch.float16).tiny * torch.finfo(torch.float16).eps
     torch.testing.assert_close(grad.double(), oracle, rtol=1e-3, atol=subnormal)

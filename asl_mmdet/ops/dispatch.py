@@ -1,0 +1,104 @@
+"""Asymmetric Loss entry point: picks the implementation.
+
+:func:`asymmetric_loss` runs the fused Triton kernel (:mod:`asl_mmdet.ops.fused`) for CUDA
+logits of dtype float32, float16 or bfloat16 when Triton is installed, and the plain-PyTorch
+reference (:mod:`asl_mmdet.ops.reference`) otherwise. The environment variable
+``ASL_MMDET_IMPL`` forces either: ``ref``, ``triton``, or unset / ``auto``. To call one
+implementation whatever the environment, use :func:`asl_mmdet.ops.asymmetric_loss_ref` or
+:func:`asl_mmdet.ops.asymmetric_loss_fused` (same signature).
+
+With ``return_prob_sums=True`` both also return the weighted sums of the paper's probability
+analysis (Sec. 2.6), computed in the same pass as the loss; see
+:mod:`asl_mmdet.ops.probability_analysis`.
+"""
+import importlib.util
+import os
+from typing import Optional, Tuple, Union
+
+from torch import Tensor
+
+from . import fused_support
+from .contract import DEFAULT_EPS
+from .reference import asymmetric_loss_ref
+
+__all__ = ['asymmetric_loss', 'use_fused', 'HAS_TRITON', 'IMPL_ENV', 'IMPLS']
+
+IMPL_ENV = 'ASL_MMDET_IMPL'
+IMPLS = ('auto', 'ref', 'triton')
+HAS_TRITON = importlib.util.find_spec('triton') is not None
+
+
+def use_fused(pred: Tensor) -> bool:
+    """Whether :func:`asymmetric_loss` runs the fused kernel for ``pred``: for CUDA float32,
+    float16 and bfloat16 logits when the environment and the device have what the kernel needs
+    (:mod:`asl_mmdet.ops.fused_support`; checked once per process, one warning naming what is
+    missing), unless ``ASL_MMDET_IMPL`` is ``ref`` (always the reference) or ``triton``
+    (always the kernel)."""
+    impl = os.environ.get(IMPL_ENV) or 'auto'
+    if impl not in IMPLS:
+        raise ValueError(f'{IMPL_ENV} must be one of {IMPLS} or unset, got {impl!r}')
+    if impl == 'triton' and not HAS_TRITON:
+        raise RuntimeError(f'{IMPL_ENV}=triton but Triton is not installed')
+    if impl == 'auto':
+        return fused_support.fused_available(pred)
+    return impl == 'triton'
+
+
+def asymmetric_loss(pred: Tensor,
+                    target: Tensor,
+                    weight: Optional[Tensor] = None,
+                    gamma_pos: float = 0.0,
+                    gamma_neg: float = 4.0,
+                    clip: Optional[float] = 0.05,
+                    alpha: Optional[float] = None,
+                    detach_focal_weight: bool = False,
+                    reduction: str = 'mean',
+                    avg_factor: Optional[Union[float, Tensor]] = None,
+                    loss_weight: float = 1.0,
+                    eps: float = DEFAULT_EPS,
+                    return_prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    """Asymmetric Loss (Ridnik et al., ICCV 2021, Eq. 7) with MMDetection's reduction rules.
+
+    For ``p = sigmoid(z)`` and ``p_m = max(p - m, 0)``:
+    ``loss = -y (1 - p)^gamma_pos log(p) - (1 - y) p_m^gamma_neg log(1 - p_m)``,
+    with ``alpha`` (if given) weighting positives and ``1 - alpha`` negatives.
+    Runs the fused Triton kernel for CUDA logits, the reference otherwise (see the module).
+
+    Args:
+        pred (Tensor): logits of shape (N, C).
+        target (Tensor): class indices of shape (N,) in [0, C], C meaning background
+            (dense heads), or multi-hot / soft labels of shape (N, C) in [0, 1].
+        weight (Tensor, optional): element weights of shape (N,), (N, 1) or (N, C).
+        gamma_pos (float): ``gamma_+`` >= 0.
+        gamma_neg (float): ``gamma_-`` >= 0.
+        clip (float, optional): probability margin ``m`` in [0, 1); None means 0.
+        alpha (float, optional): static weight of positives in [0, 1].
+        detach_focal_weight (bool): False for the full gradient of Eq. 8; True to treat the
+            focusing weights as constants (the official ``disable_torch_grad_focal_loss``).
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
+        avg_factor (float | Tensor, optional): with ``'mean'``, the loss is
+            ``sum / (avg_factor + eps)``, formed in float32 (float64) before the cast to
+            pred's dtype; with ``'sum'`` it is an error. A finite number > 0 or a
+            one-element tensor holding one (0, a negative, NaN, a bool are errors: checked on
+            the host for CPU tensors, by a device assert otherwise).
+        loss_weight (float): factor applied to the result.
+        eps (float): added to ``avg_factor``.
+        return_prob_sums (bool): also return the probability analysis' weighted sums
+            ``[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))]`` (Eq. 9-10; for
+            class indices ``y`` is 1 at the labelled element), computed from the
+            probabilities the loss computes: no extra pass over the logits.
+
+    Returns:
+        Tensor | tuple[Tensor, Tensor]: the loss, a scalar, or the (N, C) element-wise loss
+        for ``'none'``, in pred's dtype; with ``return_prob_sums``, also the detached sums of
+        shape (4,) (float32, float64 for float64 logits).
+    """
+    args = (pred, target, weight, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
+            reduction, avg_factor, loss_weight, eps, return_prob_sums)
+    if isinstance(pred, Tensor) and use_fused(pred):
+        from .fused import asymmetric_loss_fused
+        if os.environ.get(IMPL_ENV) == 'triton':  # forced: errors surface
+            return asymmetric_loss_fused(*args)
+        return fused_support.fused_or_reference(lambda: asymmetric_loss_fused(*args),
+                                                lambda: asymmetric_loss_ref(*args))
+    return asymmetric_loss_ref(*args)

@@ -1,0 +1,74 @@
+"""The parameter tables and input makers shared by the reference's and the fused kernel's
+tests (tests/test_ops/test_reference.py, tests/test_ops/test_fused.py)."""
+from typing import Callable, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from tests.asl_oracle import one_hot
+
+# (gamma_pos, gamma_neg, clip, alpha)
+PARAMS = [
+    (0.0, 4.0, 0.05, None),  # the paper's best MS-COCO setting (Table 2)
+    (1.0, 2.0, 0.2, None),
+    (2.0, 2.0, 0.0, 0.25),  # focal loss
+    (0.0, 0.0, 0.0, None),  # cross-entropy
+    (0.0, 0.0, 0.05, None),  # cross-entropy with probability shifting
+    (0.5, 1.5, 0.3, 0.4),  # non-integer gammas
+    (3.0, 1.0, 0.0, None),
+]
+WEIGHTS = [None, 'n', 'n1', 'nc']
+REDUCTIONS = [('none', None), ('mean', None), ('mean', 37.5), ('mean', 'tensor'), ('sum', None)]
+
+
+def make_inputs(shape: Tuple[int, int], target_kind: str, dtype: Optional[torch.dtype] = None,
+                seed: int = 0, draw_dtype: torch.dtype = torch.float64,
+                device: str = 'cpu') -> Tuple[Tensor, Tensor, Tensor]:
+    """Logits ``3 * randn`` and targets of ``target_kind`` (``'index'``: class indices with C
+    for background; ``'multi_hot'``; ``'soft'``: labels in [0, 1] with exact 0 and 1 too).
+
+    The logits and soft labels are drawn in ``draw_dtype`` and cast to ``dtype`` (default:
+    ``draw_dtype``), so the same seed gives the same values in every ``dtype``.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: pred (N, C) and target on ``device``, and the float64
+        (N, C) labels on the CPU.
+    """
+    dtype = draw_dtype if dtype is None else dtype
+    g = torch.Generator().manual_seed(seed)
+    n, c = shape
+    pred = (torch.randn(n, c, generator=g, dtype=draw_dtype) * 3).to(dtype)
+    if target_kind == 'index':
+        target = torch.randint(0, c + 1, (n, ), generator=g)  # c = background
+        dense = one_hot(target, c)
+    elif target_kind == 'multi_hot':
+        target = (torch.rand(n, c, generator=g) < 0.3).to(dtype)
+        dense = target.double()
+    else:  # soft labels, with exact 0 and 1 too
+        target = torch.rand(n, c, generator=g, dtype=draw_dtype)
+        target[:, ::3] = target[:, ::3].round()
+        target = target.to(dtype)
+        dense = target.double()
+    return pred.to(device), target.to(device), dense
+
+
+def make_weight(kind: Optional[str], n: int, c: int, seed: int = 1,
+                dtype: torch.dtype = torch.float64, device: str = 'cpu') -> Optional[Tensor]:
+    """Weights in [0, 1) of shape (N,), (N, 1) or (N, C) for kind ``'n'``, ``'n1'``, ``'nc'``;
+    None for None."""
+    g = torch.Generator().manual_seed(seed)
+    shape = {None: None, 'n': (n, ), 'n1': (n, 1), 'nc': (n, c)}[kind]
+    return None if shape is None else torch.rand(*shape, generator=g, dtype=dtype).to(device)
+
+
+def loss_and_grad(fn: Callable[[Tensor], Tensor], pred: Tensor,
+                  gradient: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    """Value of ``fn(pred)`` and the gradient of ``2 * fn(pred).sum()`` (grad_output != 1), or
+    of ``fn(pred)`` for the given ``gradient``."""
+    pred = pred.detach().clone().requires_grad_()
+    loss = fn(pred)
+    if gradient is None:
+        (loss.sum() * 2.0).backward()
+    else:
+        loss.backward(gradient)
+    return loss.detach(), pred.grad
