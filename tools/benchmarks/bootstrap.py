@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f'{args.resamples} resamples, {args.classes} classes, '
           f'{args.dets_per_image} detections per image')
-    print('| task | images | detections | matching (once, s) | bootstrap, 2 runs (s) |')
+    print('| task | images | detections | matching, 2 runs (s) | bootstrap, 2 runs (s) |')
     print('|---|---|---|---|---|')
     for num_images in args.images:
         rng = np.random.default_rng(args.seed)
