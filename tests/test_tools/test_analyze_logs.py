@@ -1,6 +1,5 @@
 """tools/analyze_logs.py on synthetic MMEngine work dirs: two runs that log the ASL
 probability scalars (one resumed over two timestamps), one that does not."""
-import importlib.util
 import json
 import math
 import os
@@ -11,14 +10,13 @@ import sys
 import numpy as np
 import pytest
 
+from asl_mmdet.analysis import probability_figures as analyze_logs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'tools', 'analyze_logs.py')
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 ITERS = list(range(10, 301, 10))
 
-_spec = importlib.util.spec_from_file_location('analyze_logs', SCRIPT)
-analyze_logs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(analyze_logs)
 
 
 def asl_scalars(it, gamma0):

@@ -1,7 +1,6 @@
 """tools/plot_curves.py: the curves of Fig. 2 and Fig. 3 against the paper's Eq. 6 and Eq. 8
 written out here in float64 NumPy, p* against an independent scan and a closed form, and the
 PNG/SVG files it writes."""
-import importlib.util
 import os
 import struct
 import subprocess
@@ -10,13 +9,11 @@ import sys
 import numpy as np
 import pytest
 
+from asl_mmdet.analysis import curves as plot_curves
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'tools', 'plot_curves.py')
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
-
-_spec = importlib.util.spec_from_file_location('plot_curves', SCRIPT)
-plot_curves = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(plot_curves)
 
 
 def eq6_loss(p, gamma, m):
