@@ -690,18 +690,8 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
                 gamma_pos: float, gamma_neg: float, clip: float, alpha: Optional[float],
                 detach_focal_weight: bool, reduce: bool, scale: float,
                 prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
-        """See :meth:`asl_mmdet.ops.AsymmetricLossRefFunction.forward`.
-
-        Args:
-            pred (Tensor): logits of shape (N, C).
-            target (Tensor): class indices of shape (N,) in [0, C] (C is background) or
-                labels of shape (N, C).
-            weight (Tensor, optional): weights of shape (N, 1) or (N, C).
-            reduce (bool): return ``scale * sum(loss)`` if True, else ``scale * loss``.
-            scale (float): ``loss_weight`` over the reduction's denominator.
-            prob_sums (bool): also return the float32 (4,) sums of the probability analysis
-                (not differentiable), accumulated by the kernel in the same pass.
-        """
+        """Same arguments as :meth:`asl_mmdet.ops.AsymmetricLossRefFunction.forward`; with
+        ``prob_sums`` the float32 (4,) sums are accumulated by the kernel in the same pass."""
         need_grad = ctx.needs_input_grad[0]
         # float16 gradients leave the reduction's scale (1 / N for a mean) to backward
         grad_scale, backward_scale = ((1.0, scale) if pred.dtype == torch.float16 else

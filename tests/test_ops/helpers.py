@@ -2,6 +2,7 @@
 tests (tests/test_ops/test_reference.py, tests/test_ops/test_fused.py)."""
 from typing import Callable, Optional, Tuple
 
+import pytest
 import torch
 from torch import Tensor
 
@@ -72,3 +73,38 @@ def loss_and_grad(fn: Callable[[Tensor], Tensor], pred: Tensor,
     else:
         loss.backward(gradient)
     return loss.detach(), pred.grad
+
+
+def check_exact_zeros_below_margin(loss_fn: Callable[..., Tensor], device: str, gamma_neg: float,
+                                   detach: bool) -> None:
+    """Negatives with ``p <= m`` give an exact 0 loss and gradient, the others positive ones
+    (Eq. 5: ``p_m = 0`` below the margin), for ``loss_fn`` with ``asymmetric_loss``'s
+    signature."""
+    clip = 0.2
+    pred = torch.linspace(-12, 6, 1000, dtype=torch.float32, device=device).view(100, 10)
+    target = torch.zeros_like(pred)
+    loss, grad = loss_and_grad(
+        lambda x: loss_fn(x, target, gamma_neg=gamma_neg, clip=clip,
+                          detach_focal_weight=detach, reduction='none'), pred)
+    below = torch.sigmoid(pred) <= clip
+    assert below.any() and (~below).any()
+    assert torch.all(loss[below] == 0) and torch.all(grad[below] == 0)
+    assert torch.all(loss[~below] > 0) and torch.all(grad[~below] > 0)
+
+
+def check_extreme_logits_stay_finite(loss_fn: Callable[..., Tensor], device: str,
+                                     dtype: torch.dtype, clip: float) -> None:
+    """Logits of +-1e4 give finite losses and gradients in ``dtype`` (log space, no eps
+    clamp), with the values Eq. 7 gives there."""
+    pred = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 30.0]], dtype=dtype, device=device)
+    target = torch.tensor([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]], dtype=dtype, device=device)
+    loss, grad = loss_and_grad(
+        lambda x: loss_fn(x, target, gamma_pos=1, gamma_neg=4, clip=clip, reduction='none'),
+        pred)
+    assert loss.dtype == grad.dtype == dtype
+    assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
+    # a positive at z = -1e4: -(1 - p) log p = 1e4
+    assert loss[1, 0].item() == pytest.approx(1e4, rel=1e-2)
+    # a negative at z = 1e4: p = 1, p_m = 1 - m, loss = -(1 - m)^4 log(m) (1e4 without a margin)
+    expected = 1e4 if clip == 0 else -(1 - clip)**4 * torch.log(torch.tensor(clip)).item()
+    assert loss[1, 1].item() == pytest.approx(expected, rel=1e-2)

@@ -21,7 +21,9 @@ from asl_mmdet.ops import (AsymmetricLossRefFunction, asymmetric_loss,  # noqa: 
 from asl_mmdet.ops.dispatch import IMPL_ENV, use_fused  # noqa: E402
 from asl_mmdet.ops.fused import AsymmetricLossTritonFunction, asymmetric_loss_fused  # noqa: E402
 from tests.test_ops import helpers  # noqa: E402
-from tests.test_ops.helpers import PARAMS, REDUCTIONS, WEIGHTS, loss_and_grad  # noqa: E402
+from tests.test_ops.helpers import (PARAMS, REDUCTIONS, WEIGHTS,  # noqa: E402
+                                    check_exact_zeros_below_margin,
+                                    check_extreme_logits_stay_finite, loss_and_grad)
 
 CUDA = torch.cuda.is_available()
 DEVICE = 'cuda' if CUDA else 'cpu'
@@ -206,31 +208,13 @@ def test_function_matches_reference_function(reduce, scale):
 @pytest.mark.parametrize('gamma_neg', [0.0, 1.0, 4.0])
 @pytest.mark.parametrize('detach', [False, True])
 def test_negatives_below_margin_give_exact_zeros(gamma_neg, detach):
-    clip = 0.2
-    pred = torch.linspace(-12, 6, 1000, device=DEVICE).view(100, 10)
-    target = torch.zeros_like(pred)
-    loss, grad = loss_and_grad(
-        lambda x: asymmetric_loss_fused(x, target, gamma_neg=gamma_neg, clip=clip,
-                                        detach_focal_weight=detach, reduction='none'), pred)
-    below = torch.sigmoid(pred) <= clip
-    assert below.any() and (~below).any()
-    assert torch.all(loss[below] == 0) and torch.all(grad[below] == 0)
-    assert torch.all(loss[~below] > 0) and torch.all(grad[~below] > 0)
+    check_exact_zeros_below_margin(asymmetric_loss_fused, DEVICE, gamma_neg, detach)
 
 
 @pytest.mark.parametrize('dtype', DTYPES)
 @pytest.mark.parametrize('clip', [0.0, 0.05])
 def test_extreme_logits_stay_finite(dtype, clip):
-    pred = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 30.0]], dtype=dtype, device=DEVICE)
-    target = torch.tensor([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]], dtype=dtype, device=DEVICE)
-    loss, grad = loss_and_grad(
-        lambda x: asymmetric_loss_fused(x, target, gamma_pos=1, gamma_neg=4, clip=clip,
-                                        reduction='none'), pred)
-    assert loss.dtype == grad.dtype == dtype
-    assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
-    assert loss[1, 0].item() == pytest.approx(1e4, rel=1e-2)
-    expected = 1e4 if clip == 0 else -(1 - clip)**4 * torch.log(torch.tensor(clip)).item()
-    assert loss[1, 1].item() == pytest.approx(expected, rel=1e-2)
+    check_extreme_logits_stay_finite(asymmetric_loss_fused, DEVICE, dtype, clip)
 
 
 @pytest.mark.parametrize('params', PARAMS)

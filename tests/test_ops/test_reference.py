@@ -6,7 +6,9 @@ from torchvision.ops import sigmoid_focal_loss
 
 from asl_mmdet.ops import asymmetric_loss
 from tests.asl_oracle import asl_official, asl_paper, reduce_like_mmdet
-from tests.test_ops.helpers import (PARAMS, REDUCTIONS, WEIGHTS, loss_and_grad, make_inputs,
+from tests.test_ops.helpers import (PARAMS, REDUCTIONS, WEIGHTS,
+                                    check_exact_zeros_below_margin,
+                                    check_extreme_logits_stay_finite, loss_and_grad, make_inputs,
                                     make_weight)
 
 SHAPES = [(41, 1271), (7, 3), (1, 1), (0, 80)]
@@ -125,16 +127,7 @@ def test_symmetric_gammas_no_clip_is_focal_loss(gamma, reduction):
 @pytest.mark.parametrize('gamma_neg', [0.0, 1.0, 4.0])
 @pytest.mark.parametrize('detach', [False, True])
 def test_negatives_below_margin_give_exact_zeros(gamma_neg, detach):
-    clip = 0.2
-    pred = torch.linspace(-12, 6, 1000, dtype=torch.float32).view(100, 10)
-    target = torch.zeros_like(pred)
-    loss, grad = loss_and_grad(
-        lambda x: asymmetric_loss(x, target, gamma_neg=gamma_neg, clip=clip,
-                                  detach_focal_weight=detach, reduction='none'), pred)
-    below = torch.sigmoid(pred) <= clip
-    assert below.any() and (~below).any()
-    assert torch.all(loss[below] == 0) and torch.all(grad[below] == 0)
-    assert torch.all(loss[~below] > 0) and torch.all(grad[~below] > 0)
+    check_exact_zeros_below_margin(asymmetric_loss, 'cpu', gamma_neg, detach)
 
 
 @pytest.mark.parametrize('clip,expected', [(0.05, 3.80845 / 3), (None, 5.1186 / 3)])
@@ -189,18 +182,7 @@ def test_gradcheck_detached_focal_weight(params, target_kind):
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize('clip', [0.0, 0.05])
 def test_extreme_logits_stay_finite(dtype, clip):
-    pred = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 30.0]], dtype=dtype)
-    target = torch.tensor([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]], dtype=dtype)
-    loss, grad = loss_and_grad(
-        lambda x: asymmetric_loss(x, target, gamma_pos=1, gamma_neg=4, clip=clip,
-                                  reduction='none'), pred)
-    assert loss.dtype == grad.dtype == dtype
-    assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
-    # a positive at z = -1e4: -(1 - p) log p = 1e4 (log-space, no eps clamp)
-    assert loss[1, 0].item() == pytest.approx(1e4, rel=1e-2)
-    # a negative at z = 1e4: p = 1, p_m = 1 - m, loss = -(1 - m)^4 log(m) (or +inf-free 1e4)
-    expected = 1e4 if clip == 0 else -(1 - clip)**4 * torch.log(torch.tensor(clip)).item()
-    assert loss[1, 1].item() == pytest.approx(expected, rel=1e-2)
+    check_extreme_logits_stay_finite(asymmetric_loss, 'cpu', dtype, clip)
 
 
 @pytest.mark.parametrize('dtype,rtol', [(torch.float16, 2e-3), (torch.bfloat16, 1.6e-2)])
