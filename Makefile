@@ -72,8 +72,8 @@ soak-fresh:
 demo: install
 	$(PY) tools/demo.py
 
-# On a machine with CUDA: the kernel tests at full sizes, tools/benchmark_loss.py and the
-# tools/benchmark_train.py runs of docs/benchmarks.md, written into docs/benchmarks.md.
+# On a machine with CUDA: the kernel tests at full sizes, tools/benchmarks/loss.py and the
+# tools/benchmarks/train.py runs of docs/benchmarks.md, written into docs/benchmarks.md.
 gpu-check: install
 	$(PY) tools/benchmarks/gpu_check.py
 

@@ -44,6 +44,20 @@ def asl_official(x: Tensor, y: Tensor, gamma_pos: float, gamma_neg: float, clip:
     return -loss
 
 
+def probability_sums_f64(pred: Tensor, target: Tensor, weight: Optional[Tensor] = None) -> Tensor:
+    """The probability analysis' sums (paper Sec. 2.6) in float64, on the CPU:
+    ``[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))]`` for (N,) class indices
+    (C = background) or (N, C) labels, with (N,), (N, 1) or (N, C) weights."""
+    n, c = pred.shape
+    p = torch.sigmoid(pred.detach().double().cpu())
+    y = target.double().cpu() if target.dtype.is_floating_point else one_hot(target.cpu(), c)
+    w = torch.ones(n, c, dtype=torch.float64)
+    if weight is not None:
+        w = w * weight.detach().double().cpu().reshape(n, -1)
+    return torch.stack([(w * y * p).sum(), (w * y).sum(), (w * (1 - y) * (1 - p)).sum(),
+                        (w * (1 - y)).sum()])
+
+
 def reduce_like_mmdet(loss: Tensor, weight: Optional[Tensor], reduction: str,
                       avg_factor=None, eps: float = torch.finfo(torch.float32).eps) -> Tensor:
     """MMDetection's ``weight_reduce_loss`` on an (N, C) loss with (N,), (N, 1) or (N, C)

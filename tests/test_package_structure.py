@@ -10,21 +10,12 @@
 import ast
 import importlib.util
 import os
-import subprocess
-import sys
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import pytest
+from tests.run_utils import ROOT, run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = 'asl_mmdet'
-# Known cycles, each as its sorted module names. Remove an entry once its cycle is gone (the
-# test then fails if it comes back).
-KNOWN_CYCLES = {
-    # still open (issue 13: the demo configuration moves out of datasets/); demo_cls imports
-    # iter_schedule from demo, demo imports cls_demo_overrides from demo_cls in a function
-    ('asl_mmdet.datasets.demo', 'asl_mmdet.datasets.demo_cls'),
-}
 
 
 def module_files() -> Dict[str, str]:
@@ -143,15 +134,7 @@ def test_the_walk_sees_relative_and_function_level_imports():
 
 
 def test_no_import_cycle():
-    found = set(cycles(import_graph()))
-    assert found - KNOWN_CYCLES == set(), f'import cycles: {sorted(found - KNOWN_CYCLES)}'
-
-
-@pytest.mark.xfail(strict=True, reason='a known cycle, still to be removed (issue 13): '
-                   'see KNOWN_CYCLES')
-@pytest.mark.parametrize('cycle', sorted(KNOWN_CYCLES))
-def test_known_cycle_is_gone(cycle):
-    assert cycle not in cycles(import_graph()), f'import cycle {cycle}'
+    assert cycles(import_graph()) == [], 'import cycles'
 
 
 def test_no_private_name_of_another_module():
@@ -222,9 +205,40 @@ def test_star_import_of_ops_without_triton():
         'except ImportError:',
         '    print("fused: ImportError")',
     ])
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(p for p in (ROOT, env.get('PYTHONPATH')) if p)
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                            env=env, cwd=ROOT, timeout=300)
+    result = run_python('-c', code, timeout=300)
     assert result.returncode == 0, result.stderr
     assert 'fused: ImportError' in result.stdout
+
+
+def _python_files(folder: str) -> List[str]:
+    return sorted(os.path.join(dirpath, name) for dirpath, _, names in
+                  os.walk(os.path.join(ROOT, folder)) for name in names if name.endswith('.py'))
+
+
+@pytest.mark.parametrize('path', _python_files('tools'), ids=lambda p: os.path.relpath(p, ROOT))
+def test_a_tool_holds_argument_parsing_and_calls_only(path):
+    """A script under tools/ defines no function but ``parse_args`` and ``main`` and no class:
+    what it computes lives in the package, where tests import it."""
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    defined = [node.name for node in tree.body
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    assert set(defined) <= {'parse_args', 'main'}, defined
+
+
+def test_no_test_loads_a_tool_by_its_path():
+    """Tests run tools/ scripts as a user does (a subprocess) and import the package otherwise:
+    no ``sys.path`` edits and no ``spec_from_file_location`` of a file under tools/."""
+    bad = []
+    for path in _python_files('tests'):
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            target = ast.unparse(node.func)
+            if target.startswith('sys.path.') or (
+                    node.func.attr == 'spec_from_file_location'
+                    and 'tools' in ast.unparse(node)):
+                bad.append(f'{os.path.relpath(path, ROOT)}:{node.lineno}: {ast.unparse(node)}')
+    assert bad == []

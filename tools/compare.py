@@ -26,8 +26,9 @@ matplotlib.use('Agg')
 
 from asl_mmdet.analysis.predictions import load_scorer  # noqa: E402
 from asl_mmdet.analysis.report import (bootstrap_groups, difference_rows,  # noqa: E402
-                                       format_table, plot_comparison, summary_rows)
+                                       plot_comparison, summary_rows)
 from asl_mmdet.analysis.runs import group_runs, load_run, run_names  # noqa: E402
+from asl_mmdet.utils.tables import markdown_table  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,7 +81,7 @@ def main() -> None:
                                 args.confidence)
     except (OSError, ValueError) as error:
         sys.exit(f'compare.py: error: {error}')
-    print(format_table(summary_rows(groups)))
+    print(markdown_table(summary_rows(groups)))
     rows = difference_rows(groups, boot)
     if rows:
         seeds = any(len(g.runs) > 1 for g in groups.values())
@@ -88,7 +89,7 @@ def main() -> None:
               f'intervals over the {boot.num_images} validation images ({boot.resamples} '
               f'resamples, seed {boot.seed}{"; seeds resampled too" if seeds else ""}); '
               's/iter: medians, ranges over the logging windows')
-        print(format_table(rows))
+        print(markdown_table(rows))
     for note in boot.notes:
         print(note)
     try:

@@ -3,13 +3,13 @@
 ``--task det`` (``make demo``): generates the synthetic COCO-format dataset into data/asl_demo
 (first run only), trains configs/atss_r50_focal.py, configs/atss_r50_asl_as_focal.py and
 configs/atss_r50_asl.py on it with tools/train.py (small input scale, short schedule:
-asl_mmdet.datasets.demo) and evaluates each with the COCO metric.
+asl_mmdet.demo) and evaluates each with the COCO metric.
 
 ``--task cls`` (``make demo-cls``): the same images as a multi-label dataset (an image's labels
 are the classes of its annotated objects), trains configs/resnet50_coco-ml_bce.py,
 configs/resnet50_coco-ml_focal.py and configs/resnet50_coco-ml_asl.py (small input scale,
 short one-cycle schedule, ResNet-18 in place of ResNet-50 so the runs take minutes on 2 CPU
-cores: asl_mmdet.datasets.demo_cls) and evaluates mAP and the F1 metrics.
+cores: asl_mmdet.demo) and evaluates mAP and the F1 metrics.
 
 Both end with the tools/compare.py tables and the path of its PNG: each metric, and against
 the first config (the baseline: focal loss, BCE) the paired difference with its 95% bootstrap
@@ -27,9 +27,8 @@ import os.path as osp
 import subprocess
 import sys
 
-from asl_mmdet.datasets.demo import demo_config
-from asl_mmdet.datasets.demo_cls import ensure_demo_cls_data
-from asl_mmdet.datasets.synthetic_coco import ensure_demo_data
+from asl_mmdet.datasets.synthetic_coco import ensure_demo_cls_data, ensure_demo_data
+from asl_mmdet.demo import demo_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TASKS = {

@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from asl_mmdet.ops.contract import check_number  # noqa: E402
 from asl_mmdet.ops.reference import negative_terms  # noqa: E402
-from asl_mmdet.utils.figures import save_figure  # noqa: E402
+from .figures import save_figure  # noqa: E402
 
 __all__ = ['negative_loss_and_grad', 'loss_curves', 'gradient_curves',
            'mislabel_rejection_point', 'plot_loss_curves', 'plot_gradient_curves', 'main']

@@ -27,8 +27,8 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from asl_mmdet.utils.figures import save_figure  # noqa: E402
-from asl_mmdet.utils.scalars import read_scalars, training_records  # noqa: E402
+from .figures import save_figure  # noqa: E402
+from .logs import read_scalars, training_records  # noqa: E402
 
 __all__ = ['FIGURES', 'load_runs', 'runs_with_keys', 'series', 'plot_probabilities',
            'plot_adaptive_asymmetry', 'main']

@@ -12,7 +12,7 @@ from .bootstrap import (Interval, mean_over_seeds, paired_intervals, resample_co
 from .predictions import Scorer
 from .runs import RunGroup, time_spread
 
-__all__ = ['Bootstrap', 'bootstrap_groups', 'summary_rows', 'difference_rows', 'format_table',
+__all__ = ['Bootstrap', 'bootstrap_groups', 'summary_rows', 'difference_rows',
            'plot_comparison']
 
 WITHIN_SPREAD = 'within the spread of iteration times'
@@ -165,17 +165,6 @@ def difference_rows(groups: Dict[str, RunGroup], boot: Bootstrap) -> List[dict]:
                          'difference': f'{spread[0] - base_time[0]:+.3f}',
                          f'{boot.confidence:.0%} interval': ranges, 'verdict': verdict})
     return rows
-
-
-def format_table(rows: List[dict]) -> str:
-    """A markdown table of rows with the same keys."""
-    columns = list(rows[0])
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
-    lines = ['| ' + ' | '.join(c.ljust(w) for c, w in zip(columns, widths)) + ' |',
-             '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
-    lines += ['| ' + ' | '.join(str(r[c]).ljust(w) for c, w in zip(columns, widths)) + ' |'
-              for r in rows]
-    return '\n'.join(lines)
 
 
 def plot_comparison(groups: Dict[str, RunGroup], boot: Optional[Bootstrap], out: str) -> None:

@@ -3,16 +3,24 @@
 Images hold several objects at varied scales on a cluttered background: each class is one of
 4 shapes in one of 6 colours (24 classes). A fraction of the training objects is left out of
 the annotations on purpose (the missing-label regime ASL targets); validation is fully labelled.
+
+The same images double as a tiny multi-label classification dataset: an image's labels are the
+classes of its annotated objects, so the unannotated training objects become missing labels.
+COCO-style configs read the json directly (:class:`~asl_mmdet.datasets.CocoMultiLabel`);
+VOC-style configs read a VOC2007 layout written once from it by :func:`export_voc`.
 """
 import json
 import os
 import os.path as osp
 from typing import Dict, List, Tuple
+from xml.etree import ElementTree as ET
 
 import cv2
 import numpy as np
+from pycocotools.coco import COCO
 
-__all__ = ['CLASSES', 'generate_coco_detection', 'ensure_demo_data']
+__all__ = ['CLASSES', 'VOC_SPLITS', 'generate_coco_detection', 'ensure_demo_data', 'export_voc',
+           'ensure_demo_cls_data']
 
 SHAPES = ('box', 'disc', 'triangle', 'cross')
 COLOURS = {
@@ -137,3 +145,45 @@ def ensure_demo_data(root: str = 'data/asl_demo', splits: Dict = None) -> str:
         generate_coco_detection(root, split, num_images, seed,
                                 unlabelled_fraction=unlabelled)
     return root
+
+
+VOC_SPLITS = {'train': 'trainval', 'val': 'test'}  # demo split -> VOC split
+
+
+def export_voc(coco_root: str, voc_root: str, splits: Dict[str, str] = None) -> str:
+    """Write the COCO-format dataset under ``coco_root`` as a VOC2007 layout under ``voc_root``
+    (``JPEGImages/``, ``Annotations/*.xml``, ``ImageSets/Main/{split}.txt``) for mmpretrain's
+    ``VOC`` dataset; every object is marked not difficult. Returns ``voc_root``."""
+    splits = VOC_SPLITS if splits is None else splits
+    for sub in ('JPEGImages', 'Annotations', osp.join('ImageSets', 'Main')):
+        os.makedirs(osp.join(voc_root, sub), exist_ok=True)
+    for split, voc_split in splits.items():
+        coco = COCO(osp.join(coco_root, 'annotations', f'instances_{split}.json'))
+        names = []
+        for img_id in coco.getImgIds():
+            info = coco.imgs[img_id]
+            name = f'{split}_{osp.splitext(info["file_name"])[0]}'
+            img = cv2.imread(osp.join(coco_root, split, info['file_name']))
+            cv2.imwrite(osp.join(voc_root, 'JPEGImages', f'{name}.jpg'), img)
+            root = ET.Element('annotation')
+            ET.SubElement(root, 'filename').text = f'{name}.jpg'
+            for ann in coco.imgToAnns.get(img_id, []):
+                obj = ET.SubElement(root, 'object')
+                ET.SubElement(obj, 'name').text = coco.cats[ann['category_id']]['name']
+                ET.SubElement(obj, 'difficult').text = '0'
+            ET.ElementTree(root).write(osp.join(voc_root, 'Annotations', f'{name}.xml'))
+            names.append(name)
+        with open(osp.join(voc_root, 'ImageSets', 'Main', f'{voc_split}.txt'), 'w') as f:
+            f.write('\n'.join(names) + '\n')
+    return voc_root
+
+
+def ensure_demo_cls_data(root: str = 'data/asl_demo') -> Dict[str, str]:
+    """Generate the demo data (COCO json and its VOC layout) unless it is there; return the
+    roots as ``dict(coco=..., voc=...)``."""
+    ensure_demo_data(root)
+    voc_root = osp.join(root, 'voc')
+    if not all(osp.exists(osp.join(voc_root, 'ImageSets', 'Main', f'{split}.txt'))
+               for split in VOC_SPLITS.values()):
+        export_voc(root, voc_root)
+    return dict(coco=root, voc=voc_root)

@@ -27,6 +27,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
+from ..utils.tables import markdown_table
+
 __all__ = ['TARGETS', 'DEFAULT_SHAPE', 'H100', 'CALIBRATION', 'Variant', 'KernelFacts',
            'VARIANTS', 'DEFAULT_VARIANTS', 'CI_MATRIX', 'BUDGETS', 'MAX_REGISTERS',
            'has_nvidia_backend', 'compile_only', 'compile_variant', 'analyze', 'occupancy',
@@ -458,18 +460,17 @@ def _bits(bits: List[int]) -> str:
 
 def format_table(facts: Sequence[KernelFacts]) -> str:
     """A Markdown table of the facts."""
-    rows = ['| sm | variant | kernel | regs | spill B | occupancy (H100) | SASS/elem (loop) | '
-            'MUFU/elem | SASS/elem (all) | loads/stores (bits) | B/elem | model ms | '
-            'floor ms | model/floor |',
-            '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
-    for f in facts:
-        rows.append(
-            f'| {f.arch} | {f.variant} | {f.kernel.strip("_")} | {f.registers} | '
-            f'{f.spill_bytes} | {f.occupancy_h100:.0%} | {f.sass_per_element:.1f} | '
-            f'{f.mufu_per_element:.2f} | {f.total_per_element:.1f} | '
-            f'{_bits(f.load_bits)}/{_bits(f.store_bits)} | {f.bytes_per_element:.2f} | '
-            f'{f.predicted_ms:.4f} | {f.floor_ms:.4f} | {f.predicted_ms / f.floor_ms:.2f} |')
-    return '\n'.join(rows)
+    return markdown_table([{
+        'sm': f.arch, 'variant': f.variant, 'kernel': f.kernel.strip('_'),
+        'regs': f.registers, 'spill B': f.spill_bytes,
+        'occupancy (H100)': f'{f.occupancy_h100:.0%}',
+        'SASS/elem (loop)': f'{f.sass_per_element:.1f}',
+        'MUFU/elem': f'{f.mufu_per_element:.2f}',
+        'SASS/elem (all)': f'{f.total_per_element:.1f}',
+        'loads/stores (bits)': f'{_bits(f.load_bits)}/{_bits(f.store_bits)}',
+        'B/elem': f'{f.bytes_per_element:.2f}', 'model ms': f'{f.predicted_ms:.4f}',
+        'floor ms': f'{f.floor_ms:.4f}', 'model/floor': f'{f.predicted_ms / f.floor_ms:.2f}',
+    } for f in facts])
 
 
 def check(facts: Sequence[KernelFacts], budgets: bool = True) -> List[str]:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.test_analysis.synthetic import cocoeval_stats, detections, ground_truth
-from tests.test_tools.run_utils import ENV, ROOT, run_tool
+from tests.run_utils import ENV, ROOT, run_tool
 
 METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l')
 
@@ -134,7 +134,7 @@ def test_clear_one_line_errors(dataset, tmp_path):
     assert run_failing(run, '--out', str(tmp_path / 'c.txt')).endswith(
         f"--out must be a .png file, got {str(tmp_path / 'c.txt')!r}")
     assert run_failing(run, '--out', str(tmp_path / 'no' / 'c.png')).endswith(
-        f"is not a writable directory")
+        "is not a writable directory")
     a_file = tmp_path / 'file'
     a_file.write_text('')
     assert 'is not a writable directory' in run_failing(run, '--out', str(a_file / 'c.png'))

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmpretrain.evaluation import AveragePrecision
 
 from asl_mmdet.analysis.predictions import keep_predictions, load_scorer
-from tests.test_tools.run_utils import ROOT
+from tests.run_utils import ROOT
 
 
 def test_detection_evaluator_keeps_coco_results(tmp_path):

@@ -7,9 +7,6 @@ flash-attention's criterion: the error against the float64 reference at most twi
 reference's own error in the same dtype (plus a few ulps of the largest value).
 """
 import functools
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -24,10 +21,10 @@ from tests.test_ops import helpers  # noqa: E402
 from tests.test_ops.helpers import (PARAMS, REDUCTIONS, WEIGHTS,  # noqa: E402
                                     check_exact_zeros_below_margin,
                                     check_extreme_logits_stay_finite, loss_and_grad)
+from tests.run_utils import run_python  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 DEVICE = 'cuda' if CUDA else 'cpu'
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if not CUDA and not fused.INTERPRETED:
     pytest.skip('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1 (their '
                 'module was imported before tests/test_ops/conftest.py could set it)',
@@ -326,10 +323,7 @@ def test_out_of_range_labels_trigger_a_device_assert():
             'asymmetric_loss_fused as f; '
             'loss = f(torch.randn(3, 3, device="cuda"), torch.tensor([0, 4, 1], device="cuda")); '
             'torch.cuda.synchronize()')
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(p for p in (ROOT, env.get('PYTHONPATH')) if p)
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                            env=env, timeout=300)
+    result = run_python('-c', code, timeout=300)
     assert result.returncode != 0
     assert 'device-side assert' in result.stderr or 'must be in' in result.stderr
 

@@ -8,28 +8,24 @@ error, a spill, more than 128 registers per thread, or a missed budget of the tw
 memory floor). Skipped only where the installed Triton has no NVIDIA backend.
 """
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from asl_mmdet.ops import compile_report
 from asl_mmdet.ops.compile_report import (BUDGETS, CI_MATRIX, DEFAULT_VARIANTS, H100,
                                           MAX_REGISTERS, occupancy, predict_ms)
+from tests.run_utils import python_env, run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+pytestmark = pytest.mark.slow
+
 HAS_BACKEND, WHY_NOT = compile_report.has_nvidia_backend()
 needs_backend = pytest.mark.skipif(not HAS_BACKEND, reason=WHY_NOT or 'no NVIDIA backend')
 
 
 @pytest.fixture(scope='module')
 def facts():
-    env = {k: v for k, v in os.environ.items() if k != 'TRITON_INTERPRET'}
-    env['PYTHONPATH'] = os.pathsep.join(p for p in (ROOT, env.get('PYTHONPATH')) if p)
-    result = subprocess.run([sys.executable, '-m', 'asl_mmdet.ops.compile_report', '--ci',
-                             '--json'], capture_output=True, text=True, env=env, cwd=ROOT,
-                            timeout=900)
+    result = run_python('-m', 'asl_mmdet.ops.compile_report', '--ci', '--json',
+                        env=python_env(interpret=False), timeout=900)
     assert result.returncode == 0, f'compile failed:\n{result.stderr[-4000:]}'
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{')]
 

@@ -2,16 +2,16 @@
 
 The sums come from the reference (from the probabilities it computes for the loss), from the
 fused kernel (accumulated in the loss's pass; under ``TRITON_INTERPRET=1`` without a GPU) and
-from :func:`probability_sums` (from logits, for other losses). The oracle below builds the
-labels with ``F.one_hot`` and the weights by broadcasting, and sums in float64.
+from :func:`probability_sums` (from logits, for other losses); the oracle is
+:func:`tests.asl_oracle.probability_sums_f64`.
 """
 import pytest
 import torch
-import torch.nn.functional as F
 
 from asl_mmdet.ops import (PROB_SUM_NAMES, asymmetric_loss, asymmetric_loss_ref, probability_gap,
                            probability_sums)
 from asl_mmdet.ops.dispatch import IMPL_ENV
+from tests.asl_oracle import probability_sums_f64
 
 CUDA = torch.cuda.is_available()
 DEVICE = 'cuda' if CUDA else 'cpu'
@@ -56,21 +56,6 @@ def make_inputs(shape, target_kind, weight_kind, dtype=torch.float32, seed=0):
             None if weight is None else weight.to(DEVICE))
 
 
-def oracle_sums(pred, target, weight):
-    """[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))] in float64."""
-    n, c = pred.shape
-    p = torch.sigmoid(pred.double().cpu())
-    if target.dtype.is_floating_point:
-        y = target.double().cpu()
-    else:
-        y = F.one_hot(target.cpu(), c + 1)[:, :c].double()
-    w = torch.ones(n, c, dtype=torch.float64)
-    if weight is not None:
-        w = w * weight.double().cpu().reshape(n, -1)
-    return torch.stack([(w * y * p).sum(), (w * y).sum(), (w * (1 - y) * (1 - p)).sum(),
-                        (w * (1 - y)).sum()])
-
-
 def ref_sums(pred, target, weight, **kwargs):
     return asymmetric_loss_ref(pred, target, weight, return_prob_sums=True, **kwargs)
 
@@ -93,7 +78,7 @@ IMPLS = {'ref': ref_sums, 'fused': fused_sums, 'standalone': standalone_sums}
 def test_sums_match_hand_computation(impl, weight_kind, target_kind):
     pred, target, weight = make_inputs(SHAPE, target_kind, weight_kind)
     _, sums = IMPLS[impl](pred, target, weight)
-    oracle = oracle_sums(pred, target, weight)
+    oracle = probability_sums_f64(pred, target, weight)
     assert sums.dtype == torch.float32 and sums.shape == (4, ) and not sums.requires_grad
     torch.testing.assert_close(sums.double().cpu(), oracle, rtol=2e-6, atol=1e-6)
     if weight_kind == 'nc_with_zeros':  # zero weights drop out of the denominators
@@ -110,8 +95,8 @@ def test_reference_in_float64_is_exact(target_kind):
     pred, target, weight = make_inputs(SHAPE, target_kind, 'nc', dtype=torch.float64)
     _, sums = ref_sums(pred, target, weight)
     assert sums.dtype == torch.float64
-    torch.testing.assert_close(sums.cpu(), oracle_sums(pred, target, weight), rtol=1e-12,
-                               atol=1e-12)
+    torch.testing.assert_close(sums.cpu(), probability_sums_f64(pred, target, weight),
+                               rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize('impl', ['ref', 'fused'])
@@ -120,7 +105,7 @@ def test_half_logits_give_float32_sums(impl, dtype):
     pred, target, weight = make_inputs(SHAPE, 'index', 'n', dtype=dtype)
     _, sums = IMPLS[impl](pred, target, weight)
     assert sums.dtype == torch.float32
-    torch.testing.assert_close(sums.double().cpu(), oracle_sums(pred, target, weight),
+    torch.testing.assert_close(sums.double().cpu(), probability_sums_f64(pred, target, weight),
                                rtol=2e-6, atol=1e-6)
 
 
@@ -157,7 +142,7 @@ def test_fused_partials_over_split_columns_are_deterministic(target_kind, monkey
     pred, target, weight = make_inputs(shape, target_kind, 'nc')
     runs = [fused_sums(pred, target, weight, reduction='sum')[1] for _ in range(2)]
     assert torch.equal(runs[0], runs[1])
-    torch.testing.assert_close(runs[0].double().cpu(), oracle_sums(pred, target, weight),
+    torch.testing.assert_close(runs[0].double().cpu(), probability_sums_f64(pred, target, weight),
                                rtol=2e-6, atol=1e-6)
 
 
@@ -172,7 +157,7 @@ def test_empty_input_gives_zero_sums(impl):
 def test_standalone_takes_probabilities_when_activated():
     pred, target, weight = make_inputs(SHAPE, 'index', 'nc')
     sums = probability_sums(torch.sigmoid(pred), target, weight, activated=True)
-    torch.testing.assert_close(sums.double().cpu(), oracle_sums(pred, target, weight),
+    torch.testing.assert_close(sums.double().cpu(), probability_sums_f64(pred, target, weight),
                                rtol=2e-6, atol=1e-6)
 
 

@@ -4,15 +4,13 @@ import json
 import math
 import os
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from asl_mmdet.analysis import probability_figures as analyze_logs
+from tests.run_utils import ROOT, run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'tools', 'analyze_logs.py')
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 ITERS = list(range(10, 301, 10))
@@ -149,17 +147,12 @@ def test_duplicate_run_names_are_an_error(work_dirs):
 
 def test_script_exit_status(work_dirs, tmp_path):
     out_dir = str(tmp_path / 'out')
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(p for p in (ROOT, env.get('PYTHONPATH')) if p)
-    result = subprocess.run([sys.executable, SCRIPT, work_dirs['focal'], '--out-dir',
-                             out_dir], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = run_python(SCRIPT, work_dirs['focal'], '--out-dir', out_dir, timeout=300)
     assert result.returncode == 1
     assert "Fig. 4: skipping run 'atss_focal': no 'asl_p_pos' in its scalars" in result.stderr
     assert 'error: no run has the scalars of Fig. 4' in result.stderr
-    result = subprocess.run([sys.executable, SCRIPT, work_dirs['asl'], work_dirs['adaptive'],
-                             '--out-dir', out_dir], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = run_python(SCRIPT, work_dirs['asl'], work_dirs['adaptive'], '--out-dir', out_dir,
+                        timeout=300)
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(out_dir)) == ['fig4_probabilities.png',
                                             'fig9_adaptive_asymmetry.png']

@@ -3,15 +3,13 @@ written out here in float64 NumPy, p* against an independent scan and a closed f
 PNG/SVG files it writes."""
 import os
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from asl_mmdet.analysis import curves as plot_curves
+from tests.run_utils import ROOT, run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, 'tools', 'plot_curves.py')
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
@@ -184,10 +182,7 @@ def test_main_without_p_star_draws_the_curves_unmarked(tmp_path, capsys):
 
 
 def test_runs_as_a_script(tmp_path):
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(p for p in (ROOT, env.get('PYTHONPATH')) if p)
-    result = subprocess.run([sys.executable, SCRIPT, '--out-dir', str(tmp_path)], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = run_python(SCRIPT, '--out-dir', str(tmp_path), timeout=300)
     assert result.returncode == 0, result.stderr
     assert 'p* = 0.839400' in result.stdout
     assert sorted(os.listdir(tmp_path)) == ['fig2_negative_loss.png',

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.test_tools.run_utils import ENV, ROOT
+from tests.run_utils import ENV, ROOT
 
 CONFIG = osp.join(ROOT, 'configs', 'atss_r50_asl.py')
 

@@ -12,10 +12,11 @@ import os.path as osp
 import pytest
 import torch
 
-from asl_mmdet.datasets.demo import demo_config
+from asl_mmdet.demo import demo_config
 from asl_mmdet.engine.hooks.adaptive_asymmetry_hook import CHECKPOINT_KEY
-from tests.test_tools.run_utils import ROOT, dist_train, records_with, run_tool
-from tests.test_tools.test_train_detection import SMALL, data_root  # noqa: F401 (fixture)
+from tests.run_utils import ROOT, SMALL, dist_train, records_with, run_tool
+
+pytestmark = pytest.mark.slow
 
 KEYS = ('asl_p_pos', 'asl_p_neg', 'asl_delta_p', 'asl_gamma_neg')
 TARGET, STEP, START = 0.1, 1.0, 2.0  # START: gamma_neg of configs/atss_r50_asl.py
@@ -78,7 +79,7 @@ def test_dist_train_ranks_end_with_the_same_gamma(data_root, tmp_path):
                                      imports=['tests.test_tools.gamma_dump_hook'])
     with open(cfg_path, 'a') as f:
         f.write("custom_hooks.append(dict(type='ASLTestGammaDumpHook'))\n")
-    log = dist_train(cfg_path, work_dir)
+    dist_train(cfg_path, work_dir)
     ranks = []
     for rank in (0, 1):
         with open(osp.join(work_dir, f'gamma_rank{rank}.jsonl')) as f:

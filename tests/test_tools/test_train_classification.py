@@ -6,10 +6,12 @@ import os.path as osp
 import pytest
 
 from asl_mmdet.analysis.predictions import load_scorer
-from asl_mmdet.datasets.demo import demo_config
-from asl_mmdet.datasets.demo_cls import export_voc
+from asl_mmdet.demo import demo_config
+from asl_mmdet.datasets.synthetic_coco import export_voc
 from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
-from tests.test_tools.run_utils import ROOT, records_with, run_tool
+from tests.run_utils import ROOT, records_with, run_tool
+
+pytestmark = pytest.mark.slow
 
 CONFIGS = ['resnet50_coco-ml_asl', 'resnet50_coco-ml_bce', 'resnet50_coco-ml_focal',
            'resnet50_voc07_asl', 'resnet50_voc07_bce', 'resnet50_coco-ml_asl_adaptive']

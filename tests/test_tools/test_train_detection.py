@@ -13,20 +13,12 @@ import pytest
 import torch
 
 from asl_mmdet.analysis.predictions import load_scorer
-from asl_mmdet.datasets.demo import demo_config
-from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
-from tests.test_tools.run_utils import ROOT, dist_train, records_with, run_tool
+from asl_mmdet.demo import demo_config
+from tests.run_utils import ROOT, SMALL, dist_train, records_with, run_tool
+
+pytestmark = pytest.mark.slow
 
 CONFIGS = [f'{d}_r50_{loss}' for d in ('atss', 'retinanet', 'fcos') for loss in ('asl', 'focal')]
-SMALL = dict(image_size=96, batch_size=2, num_workers=0)
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('asl_demo'))
-    generate_coco_detection(root, 'train', 8, seed=0, image_size=96, unlabelled_fraction=0.2)
-    generate_coco_detection(root, 'val', 3, seed=1, image_size=96)
-    return root
 
 
 def write_config(name, data_root, work_dir, max_iters, **overrides):

@@ -5,16 +5,12 @@ A stand-in transformers 5 reproduces the failure of the real one (seen with 5.23
 metadata says 5.0.0, it has the top-level names mmpretrain's hugging-face utilities import, and
 it lacks the submodules that BLIP's code imports, so mmpretrain's bare ``except`` sets
 ``PreTrainedModel = None`` and ``class BertPreTrainedModel(None)`` raises a TypeError."""
-import os
-import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
 from asl_mmdet.utils.mmpretrain_compat import FIX
+from tests.run_utils import python_env, run_python
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
@@ -40,9 +36,7 @@ def fake_transformers5(tmp_path_factory):
 
 
 def run(code, site):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([site, ROOT]))
-    return subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return run_python('-c', code, env=python_env(site))
 
 
 def test_without_the_workaround_mmdet_models_breaks(fake_transformers5):
@@ -70,10 +64,8 @@ def test_asl_mmdet_first_keeps_everything_importable(fake_transformers5):
 
 
 def test_no_warning_without_transformers5():
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    result = subprocess.run(
-        [sys.executable, '-W', 'error::UserWarning', '-c',
-         'import asl_mmdet.utils.mmpretrain_compat as c; print(c.disable_broken_multimodal())'],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    result = run_python(
+        '-W', 'error::UserWarning', '-c',
+        'import asl_mmdet.utils.mmpretrain_compat as c; print(c.disable_broken_multimodal())')
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == 'False'

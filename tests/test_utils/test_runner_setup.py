@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from tests.test_tools.run_utils import ENV, ROOT, free_port
+from tests.run_utils import ENV, ROOT, free_port
 
 RUNNER_SETUP = os.path.join(ROOT, 'asl_mmdet', 'utils', 'runner_setup.py')
 
@@ -41,6 +41,7 @@ SCRIPT = textwrap.dedent('''
 
 
 @pytest.mark.ddp
+@pytest.mark.slow
 def test_gloo_run_ends_without_abort(tmp_path):
     script = tmp_path / 'end_of_run.py'
     script.write_text(SCRIPT)

@@ -10,9 +10,9 @@ from torch import nn
 
 from asl_mmdet import AdaptiveAsymmetryHook, ASLoss
 from asl_mmdet.engine.hooks.adaptive_asymmetry_hook import CHECKPOINT_KEY
-from tests.test_engine.test_hooks.test_asl_probability_hook import (Wrapper, batch, hand_sums,
-                                                                     logged, make_runner,
-                                                                     run_iteration)
+from tests.asl_oracle import probability_sums_f64
+from tests.test_engine.test_hooks.runner_stub import (Wrapper, batch, logged, make_runner,
+                                                      run_iteration)
 
 
 @pytest.mark.parametrize('gamma_neg,delta_p,expected', [
@@ -45,7 +45,7 @@ def test_iterations_update_every_asloss_from_the_summed_gap():
     for it in range(3):
         calls = [(loss_a, *batch(10 + it)), (loss_b, *batch(20 + it, n=5))]
         run_iteration(hook, runner, calls)
-        sums = sum(hand_sums(*call[1:]) for call in calls)
+        sums = sum(probability_sums_f64(*call[1:]) for call in calls)
         gap = (sums[0] / sums[1] - sums[2] / sums[3]).item()
         assert logged(runner)['asl_gamma_neg'] == pytest.approx(gamma, abs=1e-6)
         assert logged(runner)['asl_delta_p'] == pytest.approx(gap, abs=1e-6)

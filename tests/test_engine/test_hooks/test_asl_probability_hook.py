@@ -1,79 +1,16 @@
 """ASLProbabilityHook on a stand-in runner: the logged p_t+, p_t-, Delta p and gamma_- against a
 float64 hand computation; FocalLoss tracking; intervals; registry scopes; argument errors."""
-import os
-import os.path as osp
-import subprocess
-import sys
-from types import SimpleNamespace
-
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.logging import MessageHub
 from torch import nn
 
 from asl_mmdet import ASLoss, ASLProbabilityHook
 from asl_mmdet.engine import PROB_SCALARS
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-KEYS = ('asl_p_pos', 'asl_p_neg', 'asl_delta_p', 'asl_gamma_neg')
-
-
-class TwoHeads(nn.Module):
-    def __init__(self, loss_a, loss_b):
-        super().__init__()
-        self.loss_a, self.loss_b = loss_a, loss_b
-
-
-class Wrapper(nn.Module):
-    """Stands in for MMDistributedDataParallel: the model is its ``module``."""
-
-    def __init__(self, module):
-        super().__init__()
-        self.module = module
-
-
-def make_runner(model, hooks, name):
-    return SimpleNamespace(model=model, hooks=hooks, iter=0,
-                           message_hub=MessageHub.get_instance(name))
-
-
-def hand_sums(pred, target, weight=None):
-    """[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))] in float64."""
-    n, c = pred.shape
-    p = torch.sigmoid(pred.double())
-    y = (target.double() if target.dtype.is_floating_point
-         else F.one_hot(target, c + 1)[:, :c].double())
-    w = torch.ones(n, c, dtype=torch.float64)
-    if weight is not None:
-        w = w * weight.double().reshape(n, -1)
-    return torch.stack([(w * y * p).sum(), (w * y).sum(), (w * (1 - y) * (1 - p)).sum(),
-                        (w * (1 - y)).sum()])
-
-
-def batch(seed, n=9, c=5, background_only=False):
-    g = torch.Generator().manual_seed(seed)
-    pred = torch.randn(n, c, generator=g) * 2
-    target = torch.full((n, ), c) if background_only else torch.randint(0, c + 1, (n, ),
-                                                                        generator=g)
-    weight = (torch.rand(n, generator=g) > 0.2).float()
-    return pred, target, weight
-
-
-def run_iteration(hook, runner, calls):
-    """One training iteration: ``calls`` are (loss, pred, target, weight) forward calls."""
-    hook.before_train_iter(runner, runner.iter)
-    for loss, pred, target, weight in calls:
-        loss(pred.clone().requires_grad_(), target, weight).backward()
-    hook.after_train_iter(runner, runner.iter)
-    runner.iter += 1
-
-
-def logged(runner):
-    return {key: runner.message_hub.get_scalar(PROB_SCALARS[key.replace('asl_', '')]).current()
-            for key in KEYS if PROB_SCALARS[key.replace('asl_', '')] in
-            runner.message_hub.log_scalars}
-
+from tests.asl_oracle import probability_sums_f64
+from tests.run_utils import run_python
+from tests.test_engine.test_hooks.runner_stub import (TwoHeads, Wrapper, batch, logged,
+                                                      make_runner, run_iteration)
 
 def test_logs_hand_computed_gap_over_levels_and_losses():
     """Two ASLoss modules behind a DDP-like wrapper, called per 'FPN level': the logged values
@@ -84,7 +21,7 @@ def test_logs_hand_computed_gap_over_levels_and_losses():
     hook.before_train(runner)
     calls = [(loss_a, *batch(0)), (loss_a, *batch(1, n=4)), (loss_b, *batch(2, c=5))]
     run_iteration(hook, runner, calls)
-    sums = sum(hand_sums(*call[1:]) for call in calls)
+    sums = sum(probability_sums_f64(*call[1:]) for call in calls)
     p_pos, p_neg = (sums[0] / sums[1]).item(), (sums[2] / sums[3]).item()
     values = logged(runner)
     assert values['asl_p_pos'] == pytest.approx(p_pos, rel=1e-6)
@@ -99,7 +36,7 @@ def test_logs_hand_computed_gap_over_levels_and_losses():
     assert len(hub.get_scalar(PROB_SCALARS['p_pos']).data[0]) == 1
     assert len(hub.get_scalar(PROB_SCALARS['delta_p']).data[0]) == 1
     assert len(hub.get_scalar(PROB_SCALARS['p_neg']).data[0]) == 2
-    expected = hand_sums(*batch(3, background_only=True))
+    expected = probability_sums_f64(*batch(3, background_only=True))
     assert logged(runner)['asl_p_neg'] == pytest.approx((expected[2] / expected[3]).item(),
                                                         rel=1e-6)
 
@@ -119,7 +56,7 @@ def test_interval_tracks_only_the_logged_iterations():
     assert not logged(runner) and loss.pop_prob_sums() is None
     runner.iter = 1
     run_iteration(hook, runner, [(loss, *batch(1))])
-    expected = hand_sums(*batch(1))
+    expected = probability_sums_f64(*batch(1))
     assert logged(runner)['asl_p_pos'] == pytest.approx((expected[0] / expected[1]).item(),
                                                         rel=1e-6)
 
@@ -132,7 +69,7 @@ def test_stale_sums_from_outside_training_are_dropped():
     loss.track_prob_stats = True
     loss(*batch(5, n=30))  # e.g. a loss computed during validation
     run_iteration(hook, runner, [(loss, *batch(6))])
-    expected = hand_sums(*batch(6))
+    expected = probability_sums_f64(*batch(6))
     assert logged(runner)['asl_p_neg'] == pytest.approx((expected[2] / expected[3]).item(),
                                                         rel=1e-6)
 
@@ -150,7 +87,7 @@ def test_focal_loss_is_tracked_from_its_inputs():
     hook.after_train_iter(runner, 0)
     torch.testing.assert_close(out, FocalLoss(gamma=2.0, alpha=0.25)(pred, target, weight,
                                                                      avg_factor=3.0))
-    sums = hand_sums(pred, target, weight) + hand_sums(pred[:4], target[:4], weight[:4])
+    sums = probability_sums_f64(pred, target, weight) + probability_sums_f64(pred[:4], target[:4], weight[:4])
     values = logged(runner)
     assert values['asl_delta_p'] == pytest.approx(
         (sums[0] / sums[1] - sums[2] / sums[3]).item(), abs=1e-6)
@@ -181,7 +118,7 @@ def test_mmpretrain_baselines_are_tracked(loss_cfg, gamma):
     hook.before_train_iter(runner, 0)
     loss(pred, dense, avg_factor=9)
     hook.after_train_iter(runner, 0)
-    sums = hand_sums(pred, dense)
+    sums = probability_sums_f64(pred, dense)
     values = logged(runner)
     assert values['asl_p_pos'] == pytest.approx((sums[0] / sums[1]).item(), rel=1e-6)
     assert values['asl_p_neg'] == pytest.approx((sums[2] / sums[3]).item(), rel=1e-6)
@@ -240,9 +177,7 @@ for scope in ('mmdet', 'mmpretrain'):
         print(scope, [(type(h).__module__, type(h).__name__) for h in hooks],
               hooks[0].interval, hooks[1].target_gap, hooks[1].step)
 '''
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    result = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path), env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = run_python('-c', code, cwd=str(tmp_path), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     assert [line.split()[0] for line in lines] == ['mmdet', 'mmpretrain']

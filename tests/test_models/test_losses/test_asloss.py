@@ -9,7 +9,7 @@ from mmengine.utils import import_modules_from_strings
 from asl_mmdet import ASLoss
 from mmdet.models.losses import FocalLoss
 from mmdet.registry import MODELS
-from tests.asl_oracle import asl_paper, one_hot
+from tests.asl_oracle import asl_paper, one_hot, probability_sums_f64
 
 OUR_MODULE = 'asl_mmdet.models.losses.asymmetric_loss'
 
@@ -126,14 +126,6 @@ def test_forward_errors():
 
 
 
-def hand_prob_sums(pred, labels, weight):
-    """[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))] in float64."""
-    p, y = torch.sigmoid(pred.detach().double()), one_hot(labels, pred.shape[1])
-    w = weight.double()[:, None].expand_as(p)
-    return torch.stack([(w * y * p).sum(), (w * y).sum(), (w * (1 - y) * (1 - p)).sum(),
-                        (w * (1 - y)).sum()])
-
-
 def test_prob_stats_are_off_by_default():
     loss = ASLoss()
     loss(torch.randn(4, 3), torch.tensor([0, 3, 1, 2]))
@@ -159,12 +151,12 @@ def test_prob_stats_accumulate_over_calls_and_pop_clears():
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     sums = loss.pop_prob_sums()
     assert sums.shape == (4, ) and not sums.requires_grad
-    expected = sum(hand_prob_sums(*level) for level in levels)
+    expected = sum(probability_sums_f64(*level) for level in levels)
     assert 0 < expected[1] < expected[3]  # positives and negatives, some weights 0
     torch.testing.assert_close(sums.double(), expected, rtol=2e-6, atol=0)
     assert loss.pop_prob_sums() is None
     loss(*levels[1])  # a fresh accumulation after the pop
-    torch.testing.assert_close(loss.pop_prob_sums().double(), hand_prob_sums(*levels[1]),
+    torch.testing.assert_close(loss.pop_prob_sums().double(), probability_sums_f64(*levels[1]),
                                rtol=2e-6, atol=0)
 
 

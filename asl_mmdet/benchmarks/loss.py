@@ -1,49 +1,61 @@
-"""Benchmark the fused Asymmetric Loss against the alternatives, forward + backward.
+"""The loss' cost, forward + backward, against the alternatives, all from one run.
 
-Usage: python tools/benchmark_loss.py [--device cuda|cpu] [--iters 20] [--warmup 3]
-                                      [--shapes 44800x80:fp32,...] [--no-compile]
+    python tools/benchmarks/loss.py [--device cuda|cpu] [--iters 20] [--warmup 3]
+                                    [--shapes 44800x80:fp32,...] [--no-compile] [--threads N]
 
-For each shape (issue 3's five by default) and implementation it prints, from one run:
+On CUDA (the default) it benchmarks the fused kernel: ``fused``
+(:func:`~asl_mmdet.ops.fused.asymmetric_loss_fused`, the baseline of the ratios), ``ref``
+(asl_mmdet's plain-PyTorch reference), ``official`` (the official implementation's formula on
+one-hot targets, eager), ``compile(official)`` (the same under ``torch.compile``), ``mmcv
+focal`` (MMDetection's ``FocalLoss``, mmcv's CUDA op) and ``copy floor`` (``(x * 1).sum()``),
+at issue 3's five shapes, and prints three tables:
 
-* op time: ``loss = fn(x, target); loss.backward()`` through autograd, the median of
-  ``--iters`` runs after ``--warmup`` (CUDA events, the GPU idle before each run), with its
-  ratio to the fused kernel;
+* op time: ``fn(x, target).backward()`` through autograd, the median of ``--iters`` timed
+  calls after ``--warmup`` (:func:`~asl_mmdet.benchmarks.timing.time_ms`), with its ratio to
+  the baseline;
 * kernel time: the device time of the kernels of one forward + backward (torch.profiler's
   kernel durations, summed, averaged over ``--iters`` runs), so host overhead is left out;
-* peak extra memory: the peak allocated during one forward + backward above what was allocated
-  before it (the gradient of the logits included), in MiB and in units of the logits' size.
+* peak extra memory: the peak allocated during one forward + backward above what was
+  allocated before it (the gradient of the logits included), in MiB and in units of the
+  logits' size;
 
-Implementations: ``fused`` (:func:`asymmetric_loss_fused`), ``ref`` (asl_mmdet's plain-PyTorch
-reference, eager), ``official`` (the official implementation's formula on one-hot targets,
-eager) and ``compile(official)`` (the same under ``torch.compile``: the closed-form reference's
-data-dependent ops would make Dynamo fall back to eager), ``mmcv focal`` (MMDetection's
-``FocalLoss``, i.e. mmcv's CUDA op; skipped when ``mmcv.ops`` does not import or the dtype is
-not supported) and ``copy floor`` (``(x * 1).sum()``). ASL runs with the paper's MS-COCO setting
-(gamma_pos=0, gamma_neg=4, clip=0.05) on class-index targets with background, the focal loss
-with MMDetection's defaults.
+and issue 3's targets, each met or not. Without CUDA it says so and exits.
 
-Without CUDA it says so and exits; ``--device cpu`` is a smoke run on tiny shapes (the fused
-kernels under ``TRITON_INTERPRET=1``; times on the CPU are not meaningful).
+``--device cpu`` benchmarks the CPU path at 44800 x 80 (the op-time table only): ``BCE``,
+``mmdet py focal`` (MMDetection's ``py_sigmoid_focal_loss``, what ``FocalLoss`` runs off CUDA;
+the baseline), ``official``, and the reference on class-index (``ref, index``) and multi-hot
+(``ref, multi-hot``) targets, and the fused kernel too when ``TRITON_INTERPRET=1`` is set (a
+smoke run of the kernel path: its times mean nothing).
+
+ASL runs with the paper's MS-COCO setting (gamma_pos=0, gamma_neg=4, clip=0.05) on class-index
+targets with background, the focal loss with MMDetection's defaults.
 """
 import argparse
 import importlib.util
 import os
 import statistics
 import sys
-import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
+
+from ..utils.tables import markdown_table
+from .timing import time_ms
+
+__all__ = ['official_asl', 'implementations', 'measure', 'main']
 
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 CUDA_SHAPES = '44800x80:fp32,358400x80:fp32,358400x80:bf16,128x9605:fp32,64x80:fp32'
-CPU_SHAPES = '64x80:fp32,7x3:bf16'
+CPU_SHAPES = '44800x80:fp32'
+BASELINE = {'cuda': 'fused', 'cpu': 'mmdet py focal'}
 ASL = dict(gamma_pos=0.0, gamma_neg=4.0, clip=0.05)
 # issue 3's targets
 KERNEL_TARGET = ('358400x80:fp32', 0.12)  # ms
 COMPILE_SPEEDUP = ('358400x80:fp32', 1.5)
 MEMORY_TARGET = 1.1  # x the logits
 
+Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 Step = Callable[[torch.Tensor], None]
 
 
@@ -55,9 +67,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--shapes', default=None,
                         help=f'comma-separated NxC:dtype (default {CUDA_SHAPES}; on the CPU '
                         f'{CPU_SHAPES})')
+    parser.add_argument('--threads', type=int, default=None,
+                        help="torch's CPU threads (default: torch's)")
     parser.add_argument('--no-compile', action='store_true',
                         help='leave out torch.compile (always left out on the CPU)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.iters < 1 or args.warmup < 0:
+        parser.error(f'--iters must be >= 1 and --warmup >= 0, got {args.iters} and '
+                     f'{args.warmup}')
+    return args
 
 
 def parse_shapes(text: str) -> List[Tuple[str, int, int, torch.dtype]]:
@@ -93,52 +111,40 @@ def mmcv_focal_loss() -> Optional[Callable]:
     return FocalLoss(use_sigmoid=True)
 
 
-def implementations(device: str, compile_: bool) -> Dict[str, Callable]:
-    """name -> ``fn(x, labels, one_hot)`` returning a scalar loss."""
-    from asl_mmdet.ops import asymmetric_loss_ref
-    from asl_mmdet.ops.fused import asymmetric_loss_fused
+def implementations(device: str, compile_: bool = False) -> Dict[str, Loss]:
+    """name -> ``fn(x, labels, one_hot)`` returning a scalar loss, the baseline first (on
+    the CPU, the fused kernel only under ``TRITON_INTERPRET=1``)."""
+    from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
 
-    impls = {
-        'fused': lambda x, labels, one_hot: asymmetric_loss_fused(x, labels, **ASL),
-        'ref': lambda x, labels, one_hot: asymmetric_loss_ref(x, labels, **ASL),
-        'official': lambda x, labels, one_hot: official_asl(x, one_hot, **ASL),
-    }
+    from ..ops import asymmetric_loss_ref
+
+    ref = {'ref': lambda x, labels, one_hot: asymmetric_loss_ref(x, labels, **ASL)}
+    official = {'official': lambda x, labels, one_hot: official_asl(x, one_hot, **ASL)}
+    if device == 'cpu':
+        impls = {
+            'mmdet py focal': lambda x, labels, one_hot: py_sigmoid_focal_loss(
+                x, one_hot, reduction='sum'),
+            'BCE': lambda x, labels, one_hot: F.binary_cross_entropy_with_logits(
+                x, one_hot, reduction='sum'),
+            **official,
+            'ref, index': ref['ref'],
+            'ref, multi-hot': lambda x, labels, one_hot: asymmetric_loss_ref(x, one_hot, **ASL),
+        }
+        if os.environ.get('TRITON_INTERPRET') != '1':
+            return impls
+    from ..ops.fused import asymmetric_loss_fused
+    fused = {'fused': lambda x, labels, one_hot: asymmetric_loss_fused(x, labels, **ASL)}
+    if device == 'cpu':
+        return {**impls, **fused}
+    impls = {**fused, **ref, **official}
     if compile_:
         compiled = torch.compile(official_asl, dynamic=False)
         impls['compile(official)'] = lambda x, labels, one_hot: compiled(x, one_hot, **ASL)
-    focal = mmcv_focal_loss() if device == 'cuda' else None
+    focal = mmcv_focal_loss()
     if focal is not None:
         impls['mmcv focal'] = lambda x, labels, one_hot: focal(x, labels)
     impls['copy floor'] = lambda x, labels, one_hot: (x * 1).sum()
     return impls
-
-
-def synchronize(device: str) -> None:
-    if device == 'cuda':
-        torch.cuda.synchronize()
-
-
-def op_time(step: Step, x: torch.Tensor, device: str, iters: int, warmup: int) -> float:
-    """Median milliseconds of ``step(x)`` (forward + backward), the device idle before each."""
-    for _ in range(warmup):
-        step(x)
-    times = []
-    for _ in range(iters):
-        x.grad = None
-        synchronize(device)
-        if device == 'cuda':
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(
-                enable_timing=True)
-            start.record()
-            step(x)
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-        else:
-            begin = time.perf_counter()
-            step(x)
-            times.append((time.perf_counter() - begin) * 1e3)
-    return statistics.median(times)
 
 
 def kernel_time(step: Step, x: torch.Tensor, iters: int) -> Optional[float]:
@@ -170,23 +176,25 @@ def peak_memory(step: Step, x: torch.Tensor) -> float:
 Result = Optional[Tuple[float, Optional[float], Optional[float]]]
 
 
-def measure(shape: Tuple[str, int, int, torch.dtype], impls: Dict[str, Callable], device: str,
+def measure(shape: Tuple[str, int, int, torch.dtype], impls: Dict[str, Loss], device: str,
             iters: int, warmup: int) -> Dict[str, Result]:
-    """name -> (op ms, kernel ms, peak MiB), None where the implementation failed."""
+    """name -> (op ms, kernel ms, peak MiB), the last two None off CUDA; None where the
+    implementation failed."""
     _, num, num_classes, dtype = shape
     g = torch.Generator(device=device).manual_seed(0)
     x = (torch.randn(num, num_classes, generator=g, device=device) * 3).to(dtype)
     x.requires_grad_()
     labels = torch.randint(0, num_classes + 1, (num, ), generator=g, device=device)
-    one_hot = torch.nn.functional.one_hot(labels, num_classes + 1)[:, :num_classes].to(dtype)
+    one_hot = F.one_hot(labels, num_classes + 1)[:, :num_classes].to(dtype)
     results = {}
     for name, fn in impls.items():
 
-        def step(x, fn=fn):
+        def step(x=x, fn=fn):
+            x.grad = None
             fn(x, labels, one_hot).backward()
 
         try:
-            op_ms = op_time(step, x, device, iters, warmup)
+            op_ms = statistics.median(time_ms(step, device, warmup, repeats=iters))
         except (RuntimeError, TypeError, NotImplementedError) as error:
             print(f'  {shape[0]} {name}: skipped ({type(error).__name__}: '
                   f'{str(error).splitlines()[0][:100]})', file=sys.stderr)
@@ -199,35 +207,31 @@ def measure(shape: Tuple[str, int, int, torch.dtype], impls: Dict[str, Callable]
     return results
 
 
-def table(title: str, shapes, names: List[str], cells: Callable[[str, str], str]) -> str:
-    lines = [f'{title}', '', '| N x C, dtype | ' + ' | '.join(names) + ' |',
-             '|---|' + '---|' * len(names)]
-    for shape in shapes:
-        lines.append(f'| {shape[0]} | ' + ' | '.join(cells(shape[0], n) for n in names) + ' |')
-    return '\n'.join(lines) + '\n'
+def report(shapes, results, names: List[str], baseline: str,
+           logit_mib: Dict[str, float], device: str) -> str:
+    """Markdown tables of op time (and on CUDA kernel time and peak memory) with ratios to
+    the baseline."""
 
-
-def report(shapes, results, names: List[str], logit_mib: Dict[str, float]) -> str:
-    """Markdown tables of op time, kernel time and peak memory with ratios to fused."""
-
-    def cell(key: str, name: str, index: int, unit: str) -> str:
+    def cell(key: str, name: str, index: int) -> str:
         value = results[key][name][index] if results[key].get(name) else None
         if value is None:
             return '-'
-        fused = results[key]['fused'][index] if results[key].get('fused') else None
         if index == 2:
             return f'{value:.1f} ({value / logit_mib[key]:.2f}x logits)'
-        ratio = f' ({value / fused:.2f}x)' if fused else ''
-        return f'{value:.3f}{unit}{ratio}'
+        base = results[key][baseline][index] if results[key].get(baseline) else None
+        return f'{value:.3f}' + (f' ({value / base:.2f}x)' if base else '')
 
-    return '\n'.join([
-        table('Op time, ms: forward + backward through autograd, median (ratio to fused)',
-              shapes, names, lambda k, n: cell(k, n, 0, '')),
-        table('Kernel time, ms: device time of the kernels of one forward + backward '
-              '(ratio to fused)', shapes, names, lambda k, n: cell(k, n, 1, '')),
-        table('Peak extra memory, MiB (x the logits)', shapes, names,
-              lambda k, n: cell(k, n, 2, '')),
-    ])
+    def table(title: str, index: int) -> str:
+        return markdown_table([{'N x C, dtype': key, **{n: cell(key, n, index) for n in names}}
+                               for key, *_ in shapes], title)
+
+    tables = [table(f'Op time, ms: forward + backward through autograd, median (ratio to '
+                    f'{baseline})', 0)]
+    if device == 'cuda':
+        tables += [table(f'Kernel time, ms: device time of the kernels of one forward + '
+                         f'backward (ratio to {baseline})', 1),
+                   table('Peak extra memory, MiB (x the logits)', 2)]
+    return '\n\n'.join(tables) + '\n'
 
 
 def targets(results, shapes, logit_mib: Dict[str, float]) -> List[str]:
@@ -270,29 +274,29 @@ def targets(results, shapes, logit_mib: Dict[str, float]) -> List[str]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
-        print('benchmark_loss: CUDA required (no GPU found); run with --device cpu for a smoke '
-              'run of the script on tiny shapes')
+        print('benchmarks/loss.py: CUDA required (no GPU found); run with --device cpu for '
+              'the CPU path')
         return 0
-    if args.device == 'cpu':
-        os.environ.setdefault('TRITON_INTERPRET', '1')  # before the kernels are built
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     shapes = parse_shapes(args.shapes or (CUDA_SHAPES if args.device == 'cuda' else CPU_SHAPES))
     impls = implementations(args.device, args.device == 'cuda' and not args.no_compile)
-    import triton
-    device_name = (torch.cuda.get_device_name() if args.device == 'cuda' else
-                   'CPU (Triton interpreter; smoke run, times not meaningful)')
-    print(f'Device: {device_name}; torch {torch.__version__}, triton {triton.__version__}; '
-          f'median of {args.iters} after {args.warmup} warm-ups\n')
+    if args.device == 'cuda':
+        import triton
+        device_name = (f'{torch.cuda.get_device_name()}; torch {torch.__version__}, '
+                       f'triton {triton.__version__}')
+    else:
+        device_name = f'CPU, {torch.get_num_threads()} threads; torch {torch.__version__}'
+        if 'fused' in impls:
+            device_name += ' (fused: Triton interpreter, its time means nothing)'
+    print(f'Device: {device_name}; median of {args.iters} after {args.warmup} warm-ups\n')
     results, logit_mib = {}, {}
     for shape in shapes:
         key, num, num_classes, dtype = shape
         logit_mib[key] = num * num_classes * torch.finfo(dtype).bits / 8 / 2**20
         results[key] = measure(shape, impls, args.device, args.iters, args.warmup)
-    print(report(shapes, results, list(impls), logit_mib))
+    print(report(shapes, results, list(impls), BASELINE[args.device], logit_mib, args.device))
     if args.device == 'cuda':
         print('Targets (issue 3):')
         print('\n'.join(targets(results, shapes, logit_mib)))
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,21 +1,30 @@
-"""Run a detection config on the embedded synthetic data: the demo's and the tests' settings.
+"""Run configurations of the demos, both tasks: a detection or mmpretrain multi-label config
+run on the embedded synthetic data (:mod:`asl_mmdet.datasets.synthetic_coco`), the demo's and
+the tests' settings.
 
-The real configs keep MMDetection's COCO paths, input scale and schedule; these overrides swap
-in the generated dataset, a small input scale, a short iteration-based schedule and no
-pretrained weights (nothing is downloaded). :func:`demo_config` also logs the paper's
-probability analysis (p_t+, p_t-, Delta p: ``ASLProbabilityHook``) with the other scalars, and
-keeps the per-image predictions of every evaluation in ``WORK_DIR/predictions/`` for the
-paired bootstrap of tools/compare.py.
+The real configs keep their datasets, input scale and schedule; these overrides swap in the
+generated data, a small input scale, a short iteration-based schedule (:func:`iter_schedule`,
+shared by both tasks) and no pretrained weights (nothing is downloaded).
+
+- detection (:func:`demo_overrides`): SGD with a linear warm-up;
+- classification (:func:`cls_demo_overrides`): the recipe's schedule shape over the demo's
+  iterations (one-cycle lr, Adam's beta1 cycled), a faster EMA and optionally a smaller ResNet.
+
+:func:`demo_config` picks the task from the config, logs the paper's probability analysis
+(p_t+, p_t-, Delta p: ``ASLProbabilityHook``) with the other scalars, and keeps the per-image
+predictions of every evaluation in ``WORK_DIR/predictions/`` for the paired bootstrap of
+tools/compare.py.
 """
+import copy
 import os.path as osp
-from typing import Optional
+from typing import List, Optional
 
 from mmengine.config import Config
 
-from ..analysis.predictions import PREDICTIONS_DIR, keep_predictions
-from .synthetic_coco import CLASSES
+from .analysis.predictions import PREDICTIONS_DIR, keep_predictions
+from .datasets.synthetic_coco import CLASSES, VOC_SPLITS
 
-__all__ = ['demo_overrides', 'demo_config', 'iter_schedule']
+__all__ = ['demo_overrides', 'cls_demo_overrides', 'demo_config', 'iter_schedule']
 
 PROB_HOOKS = ('ASLProbabilityHook', 'AdaptiveAsymmetryHook')
 
@@ -44,7 +53,8 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
     """The settings merged into a detection config to run it on the generated data.
 
     Args:
-        data_root (str): root written by :func:`ensure_demo_data`.
+        data_root (str): root written by
+            :func:`~asl_mmdet.datasets.synthetic_coco.ensure_demo_data`.
         max_iters (int): training iterations; validation and a checkpoint at the end.
         image_size (int): input scale (square).
         batch_size (int): training batch size.
@@ -117,8 +127,9 @@ def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
     Args:
         config_file (str): a detection config, or an mmpretrain multi-label classification
             config (``default_scope='mmpretrain'``).
-        data_root (str): root written by :func:`ensure_demo_data` (classification:
-            :func:`~asl_mmdet.datasets.demo_cls.ensure_demo_cls_data`).
+        data_root (str): root written by
+            :func:`~asl_mmdet.datasets.synthetic_coco.ensure_demo_data` (classification:
+            :func:`~asl_mmdet.datasets.synthetic_coco.ensure_demo_cls_data`).
         work_dir (str): the run's work dir.
         max_iters (int): training iterations.
         launcher (str, optional): MMEngine's launcher.
@@ -130,11 +141,10 @@ def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
             ``work_dir/predictions/`` (:func:`~asl_mmdet.analysis.predictions.keep_predictions`:
             ``val.bbox.json`` for detection, ``val.pkl`` for classification).
         **kwargs: the keyword arguments of :func:`demo_overrides` (classification:
-            :func:`~asl_mmdet.datasets.demo_cls.cls_demo_overrides`).
+            :func:`cls_demo_overrides`).
     """
     cfg = Config.fromfile(config_file)
     if cfg.get('default_scope') == 'mmpretrain':
-        from .demo_cls import cls_demo_overrides
         cfg.merge_from_dict(cls_demo_overrides(cfg, data_root, max_iters, **kwargs))
     else:
         cfg.merge_from_dict(demo_overrides(data_root, max_iters, **kwargs))
@@ -148,3 +158,89 @@ def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
         interval = cfg.default_hooks.logger.interval
         cfg.custom_hooks = hooks + [dict(type='ASLProbabilityHook', interval=interval)]
     return cfg
+
+
+def _small_pipeline(pipeline: List[dict], image_size: int) -> List[dict]:
+    """The config's pipeline with its Resize and Cutout scaled to ``image_size``."""
+    pipeline = copy.deepcopy(pipeline)
+    for transform in pipeline:
+        if transform['type'] == 'Resize':
+            transform['scale'] = (image_size, image_size)
+        elif transform['type'] == 'Cutout' and transform.get('shape') is not None:
+            transform['shape'] = image_size // 2
+    return pipeline
+
+
+def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: int = 128,
+                       batch_size: int = 16, lr: float = 1e-3, num_workers: int = 2,
+                       seed: int = 0, val_interval: Optional[int] = None,
+                       ema_momentum: float = 0.05, depth: Optional[int] = None) -> dict:
+    """The settings merged into a classification config to run it on the generated data.
+
+    Args:
+        cfg (Config): the config (its dataset type picks the COCO json or the VOC layout; its
+            pipelines are kept, scaled down).
+        data_root (str): root written by
+            :func:`~asl_mmdet.datasets.synthetic_coco.ensure_demo_cls_data`.
+        max_iters (int): training iterations; validation and a checkpoint at the end.
+        image_size (int): input scale (square).
+        batch_size (int): training batch size.
+        lr (float): peak learning rate of the one-cycle schedule.
+        num_workers (int): data loader workers.
+        seed (int): MMEngine's random seed.
+        val_interval (int, optional): iterations between evaluations (default: at the end).
+        ema_momentum (float): the EMA hook's momentum (the recipe's 3e-4 averages over
+            thousands of iterations, longer than the demo).
+        depth (int, optional): a ResNet depth in place of the config's (18 or 34 for a
+            basic-block ResNet that trains several times faster on the CPU).
+    """
+    if max_iters < 1:
+        raise ValueError(f'max_iters must be >= 1, got {max_iters}')
+    voc = cfg.train_dataloader.dataset.type == 'VOC'
+    metainfo = dict(classes=CLASSES)
+    if voc:
+        root = osp.join(data_root, 'voc')
+        train_set = dict(data_root=root, split=VOC_SPLITS['train'])
+        val_set = dict(data_root=root, split=VOC_SPLITS['val'])
+    else:
+        train_set = dict(data_root=data_root, ann_file='annotations/instances_train.json',
+                         data_prefix=dict(img_path='train/'))
+        val_set = dict(data_root=data_root, ann_file='annotations/instances_val.json',
+                       data_prefix=dict(img_path='val/'))
+    train_set.update(metainfo=metainfo, pipeline=_small_pipeline(
+        cfg.train_dataloader.dataset.pipeline, image_size))
+    val_set.update(metainfo=metainfo, pipeline=_small_pipeline(
+        cfg.val_dataloader.dataset.pipeline, image_size))
+    val_loader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=False,
+                      dataset=val_set)
+    # the recipe's one-cycle shape over the demo's iterations
+    warmup = max(1, int(0.2 * max_iters))
+    schedulers = [
+        dict(type='OneCycleLR', eta_max=lr, total_steps=max_iters, pct_start=0.2,
+             by_epoch=False),
+        dict(type='CosineAnnealingMomentum', eta_min=0.85, begin=0, end=warmup,
+             by_epoch=False),
+    ]
+    if warmup < max_iters:
+        schedulers.append(dict(type='CosineAnnealingMomentum', eta_min=0.95, begin=warmup,
+                               end=max_iters, by_epoch=False))
+    hooks = [dict(hook, momentum=ema_momentum) if hook['type'] == 'EMAHook' else hook
+             for hook in cfg.get('custom_hooks', [])]
+    model = dict(backbone=dict(init_cfg=None), head=dict(num_classes=len(CLASSES)))
+    if depth is not None:
+        model['backbone']['depth'] = depth
+        model['head']['in_channels'] = 512 if depth < 50 else 2048
+    return dict(
+        model=model,
+        data_preprocessor=dict(num_classes=len(CLASSES)),
+        train_dataloader=dict(
+            batch_size=batch_size, num_workers=num_workers, persistent_workers=False,
+            sampler=dict(type='InfiniteSampler', shuffle=True), dataset=train_set),
+        val_dataloader=val_loader,
+        test_dataloader=val_loader,
+        param_scheduler=schedulers,
+        optim_wrapper=dict(optimizer=dict(lr=lr)),
+        custom_hooks=hooks,
+        **iter_schedule(max_iters, val_interval, batch_size, seed),
+    )
+

@@ -1,7 +1,6 @@
 """Time whole training steps of several configs side by side: ASL vs its baseline siblings.
 
-Usage:
-    python tools/benchmark_train.py CONFIG_A CONFIG_B [...] [--batch-size 2 8] [--amp]
+    python tools/benchmarks/train.py CONFIG_A CONFIG_B [...] [--batch-size 2 8] [--amp]
         [--image-size H W] [--warmup 5] [--iters 20] [--repeats 3]
 
 Builds each model from its config (no pretrained weights are loaded) with the config's optimizer
@@ -10,7 +9,7 @@ Builds each model from its config (no pretrained weights are loaded) with the co
 images at the config's scale: 1333x800 for detection (MMDetection's ``demo_mm_inputs``: random
 images with 1-10 random boxes each), the test pipeline's scale for mmpretrain classifiers (random
 images with random multi-hot labels). Each batch size is timed ``--repeats`` times after
-``--warmup`` steps (on CUDA with events, synchronised); the table shows the median time per step,
+``--warmup`` steps (:func:`~asl_mmdet.benchmarks.timing.time_ms`); the table shows the median time per step,
 its spread over the repeats (a noise estimate), images per second and peak memory (CUDA), with
 ratios to the first config. Configs of one task are compared; run it on the GPU machine for the
 numbers in docs/benchmarks.md.
@@ -18,7 +17,6 @@ numbers in docs/benchmarks.md.
 import argparse
 import os.path as osp
 import statistics
-import time
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -27,12 +25,15 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
 
-__all__ = ['build_model', 'synthetic_batch', 'time_steps', 'main']
+from ..utils.tables import markdown_table
+from .timing import time_ms
+
+__all__ = ['build_model', 'synthetic_batch', 'time_steps', 'format_table', 'main']
 
 DETECTION_SCALE = (800, 1333)  # (H, W): MMDetection's 1x COCO training scale
 
 
-def _cfg_scale(cfg: Config) -> Tuple[int, int]:
+def config_scale(cfg: Config) -> Tuple[int, int]:
     """The (H, W) an mmpretrain config trains at: its test pipeline's Resize."""
     for transform in cfg.val_dataloader.dataset.pipeline:
         scale = transform.get('scale')
@@ -87,12 +88,6 @@ def synthetic_batch(task: str, model: torch.nn.Module, batch_size: int,
     return dict(inputs=inputs, data_samples=samples)
 
 
-def _now(device: str) -> float:
-    if device == 'cuda':
-        torch.cuda.synchronize()
-    return time.perf_counter()
-
-
 def time_steps(model: torch.nn.Module, optim_wrapper, batch: dict, device: str, warmup: int,
                iters: int, repeats: int) -> Tuple[List[float], Optional[float]]:
     """Seconds per training step for each repeat, and the peak CUDA memory (MB) or None."""
@@ -100,14 +95,10 @@ def time_steps(model: torch.nn.Module, optim_wrapper, batch: dict, device: str, 
         model.train_step(batch, optim_wrapper)
     if device == 'cuda':
         torch.cuda.reset_peak_memory_stats()
-    per_step = []
-    for _ in range(repeats):
-        start = _now(device)
-        for _ in range(iters):
-            model.train_step(batch, optim_wrapper)
-        per_step.append((_now(device) - start) / iters)
+    per_step = time_ms(lambda: model.train_step(batch, optim_wrapper), device, iters=iters,
+                       repeats=repeats)
     memory = torch.cuda.max_memory_allocated() / 2**20 if device == 'cuda' else None
-    return per_step, memory
+    return [ms / 1e3 for ms in per_step], memory
 
 
 def _positive(name: str, value: int) -> None:
@@ -142,7 +133,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict]:
         cfg = Config.fromfile(path)
         model, task = build_model(cfg, args.device)
         scale = tuple(args.image_size) if args.image_size else (
-            DETECTION_SCALE if task == 'det' else _cfg_scale(cfg))
+            DETECTION_SCALE if task == 'det' else config_scale(cfg))
         wrapper_cfg = cfg.optim_wrapper.copy()
         if args.amp:
             wrapper_cfg.type = 'AmpOptimWrapper'
@@ -172,19 +163,11 @@ def main(argv: Optional[List[str]] = None) -> List[Dict]:
 
 def format_table(rows: List[Dict], device: str) -> str:
     name = torch.cuda.get_device_name() if device == 'cuda' else 'CPU'
-    header = ['config', 'batch', 'amp', 'H x W', 's/step', 'spread', 'img/s', 'peak MB',
-              'time ratio', 'mem ratio']
-    lines = [f'device: {name}', '| ' + ' | '.join(header) + ' |',
-             '|' + '|'.join('---' for _ in header) + '|']
-    for r in rows:
-        cells = [r['config'], str(r['batch']), r['amp'], r['size'], f'{r["median"]:.4f}',
-                 f'{100 * r["spread"]:.1f}%', f'{r["batch"] / r["median"]:.3g}',
-                 '-' if r['memory'] is None else f'{r["memory"]:.0f}',
-                 f'{r["time_ratio"]:.3f}',
-                 '-' if r['mem_ratio'] is None else f'{r["mem_ratio"]:.3f}']
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
-
-
-if __name__ == '__main__':
-    main()
+    return markdown_table([{
+        'config': r['config'], 'batch': r['batch'], 'amp': r['amp'], 'H x W': r['size'],
+        's/step': f'{r["median"]:.4f}', 'spread': f'{100 * r["spread"]:.1f}%',
+        'img/s': f'{r["batch"] / r["median"]:.3g}',
+        'peak MB': '-' if r['memory'] is None else f'{r["memory"]:.0f}',
+        'time ratio': f'{r["time_ratio"]:.3f}',
+        'mem ratio': '-' if r['mem_ratio'] is None else f'{r["mem_ratio"]:.3f}',
+    } for r in rows], f'device: {name}')

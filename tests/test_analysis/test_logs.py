@@ -1,9 +1,9 @@
-"""asl_mmdet.utils.scalars: reading MMEngine's scalars.json files of a work dir."""
+"""asl_mmdet.analysis.logs: reading MMEngine's scalars.json files of a work dir."""
 import json
 
 import pytest
 
-from asl_mmdet.utils.scalars import find_scalars_files, read_scalars, training_records
+from asl_mmdet.analysis.logs import find_scalars_files, read_scalars, training_records
 
 
 def write_scalars(work_dir, timestamp, records):
