@@ -1,7 +1,8 @@
 """asl_mmdet: the Asymmetric Loss (Ridnik et al., ICCV 2021) for MMDetection and mmpretrain.
 
 Importing the package registers :class:`ASLoss` in ``mmdet.registry.MODELS`` and
-``mmpretrain.registry.MODELS``, :class:`CocoMultiLabel` in mmpretrain's ``DATASETS``, and the
+``mmpretrain.registry.MODELS``, :class:`CocoMultiLabel` in mmpretrain's ``DATASETS``,
+:class:`UnknownLabelsToScore` in mmpretrain's ``TRANSFORMS``, and the
 hooks :class:`ASLProbabilityHook` and :class:`AdaptiveAsymmetryHook` in MMEngine's root
 ``HOOKS`` (so MMDetection's and mmpretrain's scopes both find them).
 """

@@ -5,6 +5,8 @@ mmpretrain 1.2 has no COCO multi-label dataset. :class:`CocoMultiLabel` reads a 
 objects, as the official ASL training does (``src/helper_functions/helper_functions.py``:
 every annotation counts, crowd ones included; images without annotations are left out;
 classes in the order of the json's ``categories``, i.e. 80 contiguous labels for COCO).
+With ``crowd_as_unknown=True`` crowd annotations are set apart the way mmpretrain's ``VOC``
+sets apart difficult objects, for :class:`~asl_mmdet.datasets.transforms.UnknownLabelsToScore`.
 """
 import os.path as osp
 from typing import List
@@ -27,6 +29,14 @@ class CocoMultiLabel(MultiLabelDataset):
             (``dict(img_path='train2014/')``).
         keep_empty (bool): keep images with no annotation (all-negative samples). False by
             default, like the official implementation.
+        crowd_as_unknown (bool): False (default): ``gt_label`` holds the categories of all
+            annotations, crowd ones included. True: ``gt_label`` holds the categories with at
+            least one non-crowd annotation, and ``gt_label_difficult`` (the key of
+            mmpretrain's ``VOC`` for difficult objects) those with at least one crowd
+            annotation; a category only seen in crowds is then unknown, -1, in the
+            ``gt_score`` that ``UnknownLabelsToScore`` builds, and is ignored by
+            ``VOCAveragePrecision`` / ``VOCMultiLabelMetric`` (``difficult_as_positive=None``).
+            The same images are kept either way.
         **kwargs: the other arguments of mmpretrain's ``MultiLabelDataset`` (``data_root``,
             ``pipeline``, ``metainfo``, ``test_mode``, ...). Without ``metainfo['classes']``,
             the class names are the json's category names.
@@ -37,14 +47,19 @@ class CocoMultiLabel(MultiLabelDataset):
         ...                          data_prefix=dict(img_path='train2014/'))
     """
 
-    def __init__(self, ann_file: str, keep_empty: bool = False, **kwargs) -> None:
+    def __init__(self, ann_file: str, keep_empty: bool = False, crowd_as_unknown: bool = False,
+                 **kwargs) -> None:
         if not isinstance(keep_empty, bool):
             raise TypeError(f'keep_empty must be a bool, got {keep_empty!r}')
+        if not isinstance(crowd_as_unknown, bool):
+            raise TypeError(f'crowd_as_unknown must be a bool, got {crowd_as_unknown!r}')
         self.keep_empty = keep_empty
+        self.crowd_as_unknown = crowd_as_unknown
         super().__init__(ann_file=ann_file, **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        """One ``dict(img_path, gt_label)`` per image, labels in [0, num_categories)."""
+        """One ``dict(img_path, gt_label)`` per image, labels in [0, num_categories), plus
+        ``gt_label_difficult`` (the crowd annotations' labels) with ``crowd_as_unknown``."""
         with get_local_path(self.ann_file) as local_path:
             coco = COCO(local_path)
         cat_ids = list(coco.cats)
@@ -61,8 +76,14 @@ class CocoMultiLabel(MultiLabelDataset):
             anns = coco.imgToAnns.get(img_id, [])
             if not anns and not self.keep_empty:
                 continue
-            labels = sorted({label_of[ann['category_id']] for ann in anns})
             file_name = coco.imgs[img_id]['file_name']
-            data_list.append(dict(img_path=osp.join(self.data_prefix['img_path'], file_name),
-                                  gt_label=labels))
+            info = dict(img_path=osp.join(self.data_prefix['img_path'], file_name))
+            if self.crowd_as_unknown:
+                info['gt_label'] = sorted({label_of[ann['category_id']] for ann in anns
+                                           if not ann.get('iscrowd', 0)})
+                info['gt_label_difficult'] = sorted({label_of[ann['category_id']] for ann in anns
+                                                     if ann.get('iscrowd', 0)})
+            else:
+                info['gt_label'] = sorted({label_of[ann['category_id']] for ann in anns})
+            data_list.append(info)
         return data_list
