@@ -1,7 +1,7 @@
 """ASLoss inside MMDetection's DINO and Deformable DETR heads: the matching part of every decoder
 layer, the encoder's proposals (two-stage) and DINO's denoising queries all call loss_cls with
 class indices (N,) where num_classes is background, label weights (N,) and a one-element tensor
-avg_factor (sync_cls_avg_factor=True)."""
+avg_factor (sync_cls_avg_factor=True, DINO's) or a float."""
 import pytest
 import torch
 from mmengine.config import ConfigDict
@@ -33,10 +33,10 @@ def mmdet_scope():
         yield
 
 
-def build_head(head_type, loss_cls):
+def build_head(head_type, loss_cls, sync_cls_avg_factor=True):
     torch.manual_seed(0)
     head = head_type(
-        num_classes=C, embed_dims=16, sync_cls_avg_factor=True, num_pred_layer=LAYERS + 1,
+        num_classes=C, embed_dims=16, sync_cls_avg_factor=sync_cls_avg_factor, num_pred_layer=LAYERS + 1,
         as_two_stage=True, loss_cls=loss_cls,
         train_cfg=ConfigDict(assigner=dict(type='HungarianAssigner', match_costs=[
             dict(type='FocalLossCost', weight=2.0),
@@ -72,10 +72,12 @@ def head_losses(head, dino):
 
 
 @pytest.mark.parametrize('head_type', [DINOHead, DeformableDETRHead])
-def test_loss_cls_calls_are_class_indices(head_type):
+@pytest.mark.parametrize('sync', [True, False])
+def test_loss_cls_calls_are_class_indices(head_type, sync):
     """Every loss_cls call of the heads takes the form ASLoss takes: (N,) class indices in
-    [0, C] with C background, (N,) weights, and a one-element tensor avg_factor."""
-    head = build_head(head_type, ASL_DINO)
+    [0, C] with C background, (N,) weights, and avg_factor: the number of matched queries,
+    averaged over ranks in a one-element tensor (sync_cls_avg_factor) or a float."""
+    head = build_head(head_type, ASL_DINO, sync_cls_avg_factor=sync)
     calls = []
     head.loss_cls.register_forward_pre_hook(
         lambda module, args, kwargs: calls.append((args, kwargs)), with_kwargs=True)
@@ -86,8 +88,11 @@ def test_loss_cls_calls_are_class_indices(head_type):
         assert pred.shape[1] == C and target.dtype == torch.int64
         assert target.shape == weight.shape == (pred.shape[0], )
         assert 0 <= target.min() and target.max() == C  # every call holds background rows
-        assert isinstance(kwargs['avg_factor'], torch.Tensor)
-        assert kwargs['avg_factor'].numel() == 1
+        avg_factor = kwargs['avg_factor']
+        if sync:
+            assert isinstance(avg_factor, torch.Tensor) and avg_factor.shape == (1, )
+        else:
+            assert isinstance(avg_factor, float)
     cls_losses = [v for k, v in losses.items() if k.endswith('loss_cls')]
     assert len(cls_losses) == len(calls)
     assert all(torch.isfinite(v).all() and v.item() > 0 for v in cls_losses)
