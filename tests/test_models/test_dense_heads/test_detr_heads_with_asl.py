@@ -36,8 +36,8 @@ def mmdet_scope():
 def build_head(head_type, loss_cls, sync_cls_avg_factor=True):
     torch.manual_seed(0)
     head = head_type(
-        num_classes=C, embed_dims=16, sync_cls_avg_factor=sync_cls_avg_factor, num_pred_layer=LAYERS + 1,
-        as_two_stage=True, loss_cls=loss_cls,
+        num_classes=C, embed_dims=16, sync_cls_avg_factor=sync_cls_avg_factor,
+        num_pred_layer=LAYERS + 1, as_two_stage=True, loss_cls=loss_cls,
         train_cfg=ConfigDict(assigner=dict(type='HungarianAssigner', match_costs=[
             dict(type='FocalLossCost', weight=2.0),
             dict(type='BBoxL1Cost', weight=5.0, box_format='xywh'),
