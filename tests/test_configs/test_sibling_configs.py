@@ -5,13 +5,14 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 import asl_mmdet  # noqa: F401  (registers ASLoss)
 from mmdet.registry import MODELS
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs')
-DETECTORS = ['atss', 'retinanet', 'fcos']
+DETECTORS = ['atss', 'retinanet', 'fcos', 'dino-4scale']
 CLASSIFIERS = [('resnet50_coco-ml_asl', 'resnet50_coco-ml_bce', 'CrossEntropyLoss'),
                ('resnet50_coco-ml_asl', 'resnet50_coco-ml_focal', 'FocalLoss'),
                ('resnet50_voc07_asl', 'resnet50_voc07_bce', 'CrossEntropyLoss')]
@@ -53,6 +54,20 @@ def test_only_loss_cls_differs(detector):
     assert asl['custom_imports'] == dict(imports=['asl_mmdet'], allow_failed_imports=False)
     loss = MODELS.build(loss_cfg)
     assert type(loss).__module__ == 'asl_mmdet.models.losses.asymmetric_loss'
+
+
+def test_dino_builds_asl_head_and_keeps_focal_matching_cost():
+    """DINO's Hungarian matcher scores queries with its own FocalLossCost, which the ASL sibling
+    keeps: both siblings match queries alike and differ in the loss of the matched ones."""
+    asl = Config.fromfile(osp.join(CONFIGS, 'dino-4scale_r50_asl.py'))
+    costs = [cost.type for cost in asl.model.train_cfg.assigner.match_costs]
+    assert costs == ['FocalLossCost', 'BBoxL1Cost', 'IoUCost']
+    asl.model.backbone.init_cfg = None
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(asl.model)
+    assert type(model.bbox_head).__name__ == 'DINOHead'
+    assert type(model.bbox_head.loss_cls).__module__ == 'asl_mmdet.models.losses.asymmetric_loss'
+    assert model.bbox_head.cls_out_channels == 80  # sigmoid: no background column
 
 
 @pytest.mark.parametrize('asl_name, baseline_name, baseline_type', CLASSIFIERS)

@@ -1,7 +1,7 @@
 """tools/train.py, tools/test.py, tools/compare.py and tools/dist_train.sh on generated data, CPU.
 
 Every ASL / focal config trains 2 iterations, logs the probability gap (ASLProbabilityHook, added
-by demo_config) and runs its COCO evaluation; a checkpoint
+by demo_config) and runs its COCO evaluation (DINO's ASL config shrunk for the CPU); a checkpoint
 reproduces the metrics reported at the end of training; --resume continues from the last
 checkpoint; 2 processes train through torchrun (gloo)."""
 import json
@@ -19,6 +19,16 @@ from tests.run_utils import ROOT, SMALL, dist_train, records_with, run_tool
 pytestmark = pytest.mark.slow
 
 CONFIGS = [f'{d}_r50_{loss}' for d in ('atss', 'retinanet', 'fcos') for loss in ('asl', 'focal')]
+# DINO-4scale for the CPU: 30 queries, 1 encoder and 2 decoder layers, narrower FFNs, 20
+# denoising queries, AdamW's own lr (the demo's 0.01 is SGD's)
+DINO_SMALL = dict(
+    model=dict(
+        num_queries=30,
+        encoder=dict(num_layers=1, layer_cfg=dict(ffn_cfg=dict(feedforward_channels=256))),
+        decoder=dict(num_layers=2, layer_cfg=dict(ffn_cfg=dict(feedforward_channels=256))),
+        dn_cfg=dict(group_cfg=dict(num_dn_queries=20)),
+        test_cfg=dict(max_per_img=30)),
+    optim_wrapper=dict(optimizer=dict(lr=1e-4)))
 
 
 def write_config(name, data_root, work_dir, max_iters, **overrides):
@@ -52,6 +62,25 @@ def test_config_trains_and_evaluates(name, data_root, tmp_path):
     assert 0 < train['asl_p_pos'] < 1 and 0 < train['asl_p_neg'] < 1
     assert train['asl_delta_p'] == pytest.approx(train['asl_p_pos'] - train['asl_p_neg'])
     assert train['asl_gamma_neg'] == 2.0  # focal loss's gamma, and the ASL configs' gamma_neg
+
+
+def test_dino_trains_with_asl_and_logs_probability_gap(data_root, tmp_path):
+    """DINO's head with ASLoss (configs/dino-4scale_r50_asl.py, shrunk): 2 iterations, the
+    probability gap over every classification call of the head (the decoder layers' matched
+    queries, the encoder's proposals, the denoising queries), and its COCO evaluation."""
+    name = 'dino-4scale_r50_asl'
+    work_dir = str(tmp_path / name)
+    cfg_path = write_config(name, data_root, work_dir, max_iters=2, **DINO_SMALL)
+    log = run_tool('tools/train.py', cfg_path, '--work-dir', work_dir)
+    assert 'DINOHead' in log and 'ASLoss' in log
+    (train, ) = val_records(work_dir, key='loss')
+    for key in ('loss_cls', 'd0.loss_cls', 'enc_loss_cls', 'dn_loss_cls', 'd0.dn_loss_cls'):
+        assert 0 < train[key] < 100, key
+    assert 0 < train['asl_p_pos'] < 1 and 0 < train['asl_p_neg'] < 1
+    assert train['asl_delta_p'] == pytest.approx(train['asl_p_pos'] - train['asl_p_neg'])
+    assert train['asl_gamma_neg'] == 2.0
+    (evaluation, ) = val_records(work_dir)
+    assert evaluation['step'] == 2 and 'coco/bbox_mAP_50' in evaluation
 
 
 def test_checkpoint_reproduces_metrics_and_resume_continues(data_root, tmp_path):

@@ -73,7 +73,10 @@ class ASLProbabilityHook(Hook):
     weight 0 (ignored anchors) drop out. The means are ratios of weighted sums that the loss
     computes in its own pass (see :mod:`asl_mmdet.ops.probability_analysis`), added over every
     call of an iteration (the FPN levels) and over every tracked loss, then summed over
-    distributed ranks, so the logged values are those of the whole global batch.
+    distributed ranks, so the logged values are those of the whole global batch. A DETR head
+    (DINO, Deformable DETR) calls its loss for every decoder layer, the encoder's proposals
+    and DINO's denoising queries, so the means pool all of them; an unmatched query is a row of
+    background (class index C), a negative in every class.
 
     The hook tracks every :class:`~asl_mmdet.models.losses.ASLoss` of the model (DDP-wrapped
     or not) and, to compare with the baselines, every focal loss (MMDetection's, mmpretrain's)

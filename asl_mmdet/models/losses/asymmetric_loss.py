@@ -111,7 +111,19 @@ class ASLoss(nn.Module):
 
         Returns:
             Tensor: the loss, a scalar unless the reduction is ``'none'``.
+
+        Raises:
+            TypeError: for a ``(labels, scores)`` tuple target, the IoU-quality targets that
+                GFL's, RTMDet's and TOOD's heads pass to ``QualityFocalLoss``.
         """
+        if isinstance(target, (tuple, list)):
+            parts = ', '.join(f'{type(t).__name__} {tuple(getattr(t, "shape", ()))}'
+                              for t in target)
+            raise TypeError(
+                f'ASLoss takes class indices (N,) or (N, C) labels as target; got a '
+                f'{type(target).__name__} ({parts}): the (labels, scores) targets of GFLHead, '
+                f'RTMDetHead and TOODHead for QualityFocalLoss, which train the IoU quality of '
+                f'each box rather than its label. Keep QualityFocalLoss in these heads')
         if reduction_override not in (None, ) + REDUCTIONS:
             raise ValueError(f'reduction_override must be None or one of {REDUCTIONS}, '
                              f'got {reduction_override!r}')
