@@ -72,7 +72,10 @@ class ASLoss(nn.Module):
             >= 0), multiplied on top of ``weight`` (MMDetection's
             ``CrossEntropyLoss(class_weight=...)`` convention). Its length must equal C, the
             number of logits per row (checked at forward time); the background index C of
-            class-index targets has no column. None weights every class by 1.
+            class-index targets has no column. None weights every class by 1. It weights
+            both terms of Eq. 7 (like ``CrossEntropyLoss``'s softmax path, where it is
+            ``F.cross_entropy``'s ``weight``), not only the positive one as MMDetection's
+            sigmoid ``CrossEntropyLoss`` does by passing it as BCE's ``pos_weight``.
     """
 
     def __init__(self,
