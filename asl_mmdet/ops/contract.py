@@ -216,16 +216,11 @@ def check_class_weight(class_weight) -> Optional[Tensor]:
     if len(class_weight) == 0:
         raise ValueError('class_weight must hold one weight per class, got an empty '
                          f'{type(class_weight).__name__}')
-    if any(isinstance(value, bool) or not isinstance(value, numbers.Real)
-           for value in class_weight):
-        for index, value in enumerate(class_weight):
+    for index, value in enumerate(class_weight):  # plain Python: no graph break when compiled
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not (math.isfinite(value) and value >= 0)):
             check_number(f'class_weight[{index}]', value, 0)
-    weights = torch.tensor([float(value) for value in class_weight], dtype=torch.float64)
-    bad = ~(torch.isfinite(weights) & (weights >= 0))
-    if bad.any():
-        index = int(bad.nonzero()[0])
-        check_number(f'class_weight[{index}]', class_weight[index], 0)
-    return weights
+    return torch.tensor([float(value) for value in class_weight], dtype=torch.float64)
 
 
 def class_weight_tensor(class_weight, pred: Tensor) -> Optional[Tensor]:

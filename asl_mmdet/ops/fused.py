@@ -23,7 +23,8 @@ space (finite losses and gradients for logits of any finite size), and with a ma
 reciprocal serves ``p``, ``1 / (1 - p_m)`` and ``p (1 - p) / (1 - p_m)``. Compiled, ``exp2``,
 ``log2`` and the reciprocal are the GPU's one-instruction approximations (MUFU, relative
 error of a few ulps; ``log2`` absolute error about 2^-22 near 1); under the interpreter they
-are exact. A NaN logit gives a NaN loss and gradient at its element in every variant.
+are exact. A NaN logit gives a NaN loss and gradient at its element in every variant (unless
+its label is ignored, below).
 
 A dense label of -1 marks an unknown element: the kernel selects exact zeros for its loss and
 gradient (whatever its logit) and leaves it out of the probability sums. A per-class weight
@@ -256,9 +257,8 @@ def _asl_forward_kernel(
         POW_POS: tl.constexpr, POW_NEG: tl.constexpr, CLIP: tl.constexpr,
         ALPHA: tl.constexpr, DETACH: tl.constexpr, INDEX_TARGET: tl.constexpr,
         WEIGHT: tl.constexpr, CLASS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
-        NEED_GRAD: tl.constexpr,
-        PROB_SUMS: tl.constexpr, EVEN_C: tl.constexpr, BLOCK_N: tl.constexpr,
-        BLOCK_C: tl.constexpr):
+        NEED_GRAD: tl.constexpr, PROB_SUMS: tl.constexpr, EVEN_C: tl.constexpr,
+        BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr):
     """One program: BLOCK_N rows from pid_n * BLOCK_N, cols_per_program columns from
     pid_c * cols_per_program, walked BLOCK_C at a time.
 
