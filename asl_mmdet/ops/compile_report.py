@@ -75,6 +75,7 @@ class Variant:
     alpha: Optional[float] = None
     detach: bool = False
     weight: Optional[str] = None  # None, 'n1' (one per row) or 'nc'
+    class_weight: bool = False  # a (C,) weight per class on top of weight
     prob_sums: bool = False
     reduce: bool = True
     kernel: str = 'forward'  # or 'scale_scalar', 'scale_elementwise' (backward)
@@ -92,6 +93,9 @@ _LOSSES = {
     'non-integer gamma': dict(gamma_pos=0.5, gamma_neg=1.5, clip=0.3, alpha=0.4),
     'detection + prob sums': dict(gamma_pos=1.0, gamma_neg=2.0, clip=0.02, alpha=0.25,
                                   weight='n1', prob_sums=True),
+    # ASLoss(class_weight=[...]) in a detection config: a (C,) vector on top of the row weight
+    'detection + class weight': dict(gamma_pos=1.0, gamma_neg=2.0, clip=0.02, alpha=0.25,
+                                     weight='n1', class_weight=True),
 }
 _DTYPES = ('float32', 'bfloat16', 'float16')
 _SHORT = {'float32': 'fp32', 'bfloat16': 'bf16', 'float16': 'fp16'}
@@ -242,7 +246,8 @@ def _inputs(variant: Variant, shape: Tuple[int, int]):
         target = torch.empty(shape, dtype=torch.float32)  # mmpretrain's stacked labels
     weight = {None: None, 'n1': torch.empty(num_rows).view(num_rows, 1),
               'nc': torch.empty(shape)}[variant.weight]
-    return pred, target, weight
+    class_weight = torch.empty(num_cols) if variant.class_weight else None
+    return pred, target, weight, class_weight
 
 
 def bytes_per_element(variant: Variant, shape: Tuple[int, int] = DEFAULT_SHAPE) -> float:
@@ -253,11 +258,13 @@ def bytes_per_element(variant: Variant, shape: Tuple[int, int] = DEFAULT_SHAPE) 
         return 2 * size
     if variant.kernel == 'scale_elementwise':
         return 2 * size + 4  # grad read and written, a float32 grad_output read
-    pred, target, weight = _inputs(variant, shape)
+    pred, target, weight, class_weight = _inputs(variant, shape)
     total = 2 * size  # logits in, gradient out
     total += target.element_size() * (1 if variant.target == 'dense' else 1 / num_cols)
     if weight is not None:
         total += 4 * (1 if variant.weight == 'nc' else 1 / num_cols)
+    if class_weight is not None:
+        total += 4 / num_rows
     if not variant.reduce:
         total += size
     return total
@@ -272,12 +279,12 @@ def compile_variant(variant: Variant, arch: int,
                            'them in a process without it')
     with compile_only(arch) as launches:
         if variant.kernel == 'forward':
-            pred, target, weight = _inputs(variant, shape)
+            pred, target, weight, class_weight = _inputs(variant, shape)
             scale = 1.0 / shape[0]
             grad_scale = 1.0 if variant.dtype == 'float16' else scale
             asl_forward_fused(pred, target, weight, variant.gamma_pos, variant.gamma_neg,
                               variant.clip, variant.alpha, variant.detach, variant.reduce,
-                              scale, grad_scale, True, variant.prob_sums)
+                              scale, grad_scale, True, variant.prob_sums, class_weight)
         else:
             grad = torch.empty(shape, dtype=variant.torch_dtype)
             grad_output = (torch.empty(()) if variant.kernel == 'scale_scalar'

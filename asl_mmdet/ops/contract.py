@@ -11,18 +11,20 @@ inputs checked, ``'mean'`` is ``sum / numel`` or ``sum / (avg_factor + eps)``, `
 import dataclasses
 import math
 import numbers
-from typing import Callable, Optional, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
 __all__ = ['ASLParams', 'make_asymmetric_loss', 'check_asl_params', 'check_avg_factor',
-           'check_bool', 'check_inputs', 'check_number', 'check_reduction',
-           'check_target_values', 'reduction_scale', 'DEFAULT_EPS', 'FUSED_DTYPES', 'REDUCTIONS']
+           'check_bool', 'check_class_weight', 'check_inputs', 'check_number',
+           'check_reduction', 'check_target_values', 'class_weight_tensor', 'reduction_scale',
+           'DEFAULT_EPS', 'FUSED_DTYPES', 'IGNORE_LABEL', 'REDUCTIONS']
 
 REDUCTIONS = ('none', 'mean', 'sum')
 DEFAULT_EPS = torch.finfo(torch.float32).eps  # MMDetection's, added to avg_factor
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # the fused kernel's logits
+IGNORE_LABEL = -1.0  # a dense label of this value is unknown: no loss, no gradient
 
 
 def _range_text(low: float, high: float, low_inclusive: bool, high_inclusive: bool) -> str:
@@ -166,21 +168,77 @@ def _describe(value) -> str:
 
 
 def check_target_values(target: Tensor, num_classes: int) -> None:
-    """Class indices in [0, C], dense labels in [0, 1] (NaN is out of range); no host sync on
-    accelerators."""
+    """Class indices in [0, C]; dense labels in [0, 1] or -1 (:data:`IGNORE_LABEL`, ignored);
+    NaN is out of range. No host sync on accelerators."""
     if target.numel() == 0:
         return
-    high = 1 if target.dtype.is_floating_point else num_classes
-    name = 'labels' if target.dtype.is_floating_point else 'class indices'
+    dense = target.dtype.is_floating_point
+    high = 1 if dense else num_classes
+    name = 'labels' if dense else 'class indices'
+    allowed = f'[0, {high}] or {IGNORE_LABEL:g} (ignored)' if dense else f'[0, {high}]'
     if target.device.type != 'cpu':
         good = (target >= 0) & (target <= high)
-        torch._assert_async(good.all(), f'target {name} must be in [0, {high}]')
+        if dense:
+            good |= target == IGNORE_LABEL
+        torch._assert_async(good.all(), f'target {name} must be in {allowed}')
         return
     low_value, high_value = target.min().item(), target.max().item()
-    if not (low_value >= 0 and high_value <= high):  # NaN fails both comparisons
+    if low_value >= 0 and high_value <= high:  # NaN fails both comparisons
+        return
+    if dense:
+        bad = ~(((target >= 0) & (target <= 1)) | (target == IGNORE_LABEL))
+        if not bad.any():
+            return
+        bad_value = target[bad][0].item()
+    else:
         bad_value = high_value if low_value >= 0 else low_value
-        raise ValueError(f'target {name} must be in [0, {high}] (C = {num_classes} is '
-                         f'background for indices), got {bad_value}')
+    note = '' if dense else f' (C = {num_classes} is background)'
+    raise ValueError(f'target {name} must be in {allowed}{note}, got {bad_value}')
+
+
+def check_class_weight(class_weight) -> Optional[Tensor]:
+    """Check ``class_weight`` (None, or a list / tuple of finite numbers >= 0, one per
+    class, as MMDetection's ``CrossEntropyLoss(class_weight=...)`` takes it).
+
+    Returns:
+        Tensor | None: the weights as a float64 CPU tensor of shape (C,).
+
+    Raises:
+        TypeError: not a list or tuple, or an entry that is not a real number (bools are
+            not); the message names ``class_weight[i]`` and the value.
+        ValueError: empty, or an entry negative, NaN or infinite (named the same way).
+    """
+    if class_weight is None:
+        return None
+    if not isinstance(class_weight, (list, tuple)):
+        raise TypeError(f'class_weight must be None or a list / tuple of numbers, one per '
+                        f'class, got {_describe(class_weight)}')
+    if len(class_weight) == 0:
+        raise ValueError('class_weight must hold one weight per class, got an empty '
+                         f'{type(class_weight).__name__}')
+    for index, value in enumerate(class_weight):  # plain Python: no graph break when compiled
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not (math.isfinite(value) and value >= 0)):
+            check_number(f'class_weight[{index}]', value, 0)
+    return torch.tensor([float(value) for value in class_weight], dtype=torch.float64)
+
+
+def class_weight_tensor(class_weight, pred: Tensor) -> Optional[Tensor]:
+    """``class_weight`` checked (:func:`check_class_weight`) and against pred's C, as a
+    contiguous (C,) tensor on pred's device, float32 (float64 for float64 logits).
+
+    Raises:
+        ValueError: its length is not pred's number of classes C.
+    """
+    weights = check_class_weight(class_weight)
+    if weights is None:
+        return None
+    num_classes = pred.shape[1]
+    if weights.numel() != num_classes:
+        raise ValueError(f'class_weight must hold one weight per class: got {weights.numel()} '
+                         f'weights for pred of shape {tuple(pred.shape)} (C = {num_classes})')
+    dtype = torch.float64 if pred.dtype == torch.float64 else torch.float32
+    return weights.to(device=pred.device, dtype=dtype)
 
 
 def reduction_scale(reduction: str, avg_factor: Optional[Union[float, Tensor]],
@@ -225,11 +283,14 @@ def make_asymmetric_loss(function, checks_labels: bool, name: str, doc: str) -> 
              avg_factor: Optional[Union[float, Tensor]] = None,
              loss_weight: float = 1.0,
              eps: float = DEFAULT_EPS,
-             return_prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+             return_prob_sums: bool = False,
+             class_weight: Optional[Sequence[float]] = None
+             ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         params = ASLParams(gamma_pos, gamma_neg, clip, alpha, detach_focal_weight)
         check_reduction(reduction, loss_weight, eps)
         check_bool('return_prob_sums', return_prob_sums)
         weight = check_inputs(pred, target, weight)
+        class_weight = class_weight_tensor(class_weight, pred)
         if not checks_labels or (target.device.type == 'cpu'
                                  and not torch.compiler.is_compiling()):
             check_target_values(target, pred.shape[1])
@@ -238,7 +299,7 @@ def make_asymmetric_loss(function, checks_labels: bool, name: str, doc: str) -> 
         scale, divide_by = reduction_scale(reduction, avg_factor, loss_weight, eps,
                                            pred.numel())
         out = function.apply(pred, target, weight, *params.function_args(),
-                             reduction != 'none', float(scale), return_prob_sums)
+                             reduction != 'none', float(scale), return_prob_sums, class_weight)
         loss, sums = out if return_prob_sums else (out, None)
         if divide_by is not None:
             loss = loss / (divide_by.to(loss.dtype) + eps)

@@ -13,7 +13,7 @@ analysis (Sec. 2.6), computed in the same pass as the loss; see
 """
 import importlib.util
 import os
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 from torch import Tensor
 
@@ -56,7 +56,9 @@ def asymmetric_loss(pred: Tensor,
                     avg_factor: Optional[Union[float, Tensor]] = None,
                     loss_weight: float = 1.0,
                     eps: float = DEFAULT_EPS,
-                    return_prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+                    return_prob_sums: bool = False,
+                    class_weight: Optional[Sequence[float]] = None
+                    ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """Asymmetric Loss (Ridnik et al., ICCV 2021, Eq. 7) with MMDetection's reduction rules.
 
     For ``p = sigmoid(z)`` and ``p_m = max(p - m, 0)``:
@@ -67,7 +69,12 @@ def asymmetric_loss(pred: Tensor,
     Args:
         pred (Tensor): logits of shape (N, C).
         target (Tensor): class indices of shape (N,) in [0, C], C meaning background
-            (dense heads), or multi-hot / soft labels of shape (N, C) in [0, 1].
+            (dense heads), or multi-hot / soft labels of shape (N, C) in [0, 1] where -1
+            marks an unknown (ignored) element: it adds no loss and no gradient (exact
+            zeros, whatever its logit) and is left out of the probability sums, exactly like
+            an element of weight 0. It still counts in the ``'mean'`` reduction's ``numel``,
+            and ``avg_factor`` is not reduced by it (MMDetection's ``weight_reduce_loss``
+            with weight 0 there).
         weight (Tensor, optional): element weights of shape (N,), (N, 1) or (N, C).
         gamma_pos (float): ``gamma_+`` >= 0.
         gamma_neg (float): ``gamma_-`` >= 0.
@@ -87,6 +94,11 @@ def asymmetric_loss(pred: Tensor,
             ``[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))]`` (Eq. 9-10; for
             class indices ``y`` is 1 at the labelled element), computed from the
             probabilities the loss computes: no extra pass over the logits.
+        class_weight (list[float] | tuple[float], optional): one weight per class (finite,
+            >= 0), multiplied on top of ``weight`` along the columns, like MMDetection's
+            ``CrossEntropyLoss(class_weight=...)``; its length must be C (the background
+            index C of class-index targets has no column, hence no weight). The fused kernel
+            reads it as a (C,) vector: no (N, C) copy.
 
     Returns:
         Tensor | tuple[Tensor, Tensor]: the loss, a scalar, or the (N, C) element-wise loss
@@ -94,7 +106,7 @@ def asymmetric_loss(pred: Tensor,
         shape (4,) (float32, float64 for float64 logits).
     """
     args = (pred, target, weight, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
-            reduction, avg_factor, loss_weight, eps, return_prob_sums)
+            reduction, avg_factor, loss_weight, eps, return_prob_sums, class_weight)
     if isinstance(pred, Tensor) and use_fused(pred):
         from .fused import asymmetric_loss_fused
         if os.environ.get(IMPL_ENV) == 'triton':  # forced: errors surface

@@ -23,7 +23,13 @@ space (finite losses and gradients for logits of any finite size), and with a ma
 reciprocal serves ``p``, ``1 / (1 - p_m)`` and ``p (1 - p) / (1 - p_m)``. Compiled, ``exp2``,
 ``log2`` and the reciprocal are the GPU's one-instruction approximations (MUFU, relative
 error of a few ulps; ``log2`` absolute error about 2^-22 near 1); under the interpreter they
-are exact. A NaN logit gives a NaN loss and gradient at its element in every variant.
+are exact. A NaN logit gives a NaN loss and gradient at its element in every variant (unless
+its label is ignored, below).
+
+A dense label of -1 marks an unknown element: the kernel selects exact zeros for its loss and
+gradient (whatever its logit) and leaves it out of the probability sums. A per-class weight
+(``class_weight``) is read as a (C,) vector, once per tile of columns, and multiplies the
+element weights.
 
 Labels are range-checked inside the kernel: a program that sees one out of range clears a
 device flag that the host asserts on with ``torch._assert_async`` (no host synchronisation).
@@ -67,7 +73,7 @@ _SCALE_MAX_PROGRAMS = 1024
 _MAX_INT32 = 2**31 - 1
 
 _LABEL_MESSAGE = ('asymmetric_loss: target class indices must be in [0, C] (C is background) '
-                  'and dense labels in [0, 1]')
+                  'and dense labels in [0, 1] or -1 (ignored)')
 
 
 # _exp2, _log2, _rcp: the hardware's approximate exp2, log2 and reciprocal (one MUFU
@@ -243,25 +249,27 @@ def _max_keep_nan(a, b):
 
 @triton.jit
 def _asl_forward_kernel(
-        pred_ptr, target_ptr, weight_ptr, out_ptr, grad_ptr, ok_ptr, sums_ptr,
+        pred_ptr, target_ptr, weight_ptr, class_weight_ptr, out_ptr, grad_ptr, ok_ptr, sums_ptr,
         num_rows, num_cols, cols_per_program,
         stride_pred_n, stride_pred_c, stride_target_n, stride_target_c,
         stride_weight_n, stride_weight_c,
         gamma_pos, gamma_neg, clip, alpha_pos, alpha_neg, scale, grad_scale,
         POW_POS: tl.constexpr, POW_NEG: tl.constexpr, CLIP: tl.constexpr,
         ALPHA: tl.constexpr, DETACH: tl.constexpr, INDEX_TARGET: tl.constexpr,
-        WEIGHT: tl.constexpr, REDUCE: tl.constexpr, NEED_GRAD: tl.constexpr,
-        PROB_SUMS: tl.constexpr, EVEN_C: tl.constexpr, BLOCK_N: tl.constexpr,
-        BLOCK_C: tl.constexpr):
+        WEIGHT: tl.constexpr, CLASS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
+        NEED_GRAD: tl.constexpr, PROB_SUMS: tl.constexpr, EVEN_C: tl.constexpr,
+        BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr):
     """One program: BLOCK_N rows from pid_n * BLOCK_N, cols_per_program columns from
     pid_c * cols_per_program, walked BLOCK_C at a time.
 
     WEIGHT: 0 none, 1 one weight per row (stride_weight_n), 2 one per element.
+    CLASS_WEIGHT: multiply the element weights by the contiguous (C,) class_weight_ptr.
     REDUCE: write scale * (sum of the program's weighted losses) to out_ptr[program], else the
     weighted, scaled element-wise loss to the contiguous (N, C) out_ptr.
     NEED_GRAD: write grad_scale * (the weighted gradient) to the contiguous (N, C) grad_ptr.
     PROB_SUMS: write the program's [sum(w y p), sum(w y), sum(w (1 - y) (1 - p)),
-    sum(w (1 - y))] (y: 1 at the labelled element for class indices) to sums_ptr[4 * program:].
+    sum(w (1 - y))] (y: 1 at the labelled element for class indices; dense labels of -1 left
+    out) to sums_ptr[4 * program:].
     EVEN_C: every tile of the program lies within its columns (no column mask).
 
     Everything constant along a row (alpha, the row's weight, the scales, the labelled
@@ -309,6 +317,8 @@ def _asl_forward_kernel(
                                  mask=labelled, other=0.0).to(tl.float32)
         else:
             pos_weight = row_weight
+        if CLASS_WEIGHT:
+            pos_weight = pos_weight * tl.load(class_weight_ptr + label, mask=labelled, other=0.0)
         pos_weight = tl.where(labelled, pos_weight, 0.0)
         pos_scale = pos_weight
         if ALPHA:
@@ -349,9 +359,18 @@ def _asl_forward_kernel(
         if WEIGHT == 2:
             w = tl.load(weight_ptr + rows[:, None] * stride_weight_n
                         + cols[None, :] * stride_weight_c, mask=mask, other=0.0).to(tl.float32)
+        if CLASS_WEIGHT:  # (BLOCK_C,) per tile, broadcast over the rows
+            if EVEN_C:
+                class_w = tl.load(class_weight_ptr + cols)
+            else:
+                class_w = tl.load(class_weight_ptr + cols, mask=cols < col_hi, other=0.0)
+            if WEIGHT == 2:
+                w = w * class_w[None, :]
+            else:
+                w = tl.broadcast_to(class_w[None, :], (BLOCK_N, BLOCK_C))
         if INDEX_TARGET:
             positive = cols[None, :] == label[:, None]
-            if WEIGHT == 2:
+            if WEIGHT == 2 or CLASS_WEIGHT:
                 loss = loss * w
                 grad = grad * w
             if REDUCE:
@@ -365,7 +384,10 @@ def _asl_forward_kernel(
         else:
             y = tl.load(target_ptr + rows[:, None] * stride_target_n
                         + cols[None, :] * stride_target_c, mask=mask, other=0.0).to(tl.float32)
-            y_range = _max_keep_nan(y_range, tl.reduce(tl.abs(2.0 * y - 1.0), 1, _max_keep_nan))
+            ignored = y == -1.0
+            y_range = _max_keep_nan(
+                y_range, tl.reduce(tl.where(ignored, 0.0, tl.abs(2.0 * y - 1.0)), 1,
+                                   _max_keep_nan))
             loss_y, grad_y = _positive_terms(z, e, d, inv_d, dp, dq, gamma_pos, POW_POS, DETACH)
             loss = loss * neg_factor
             if ALPHA:
@@ -374,25 +396,28 @@ def _asl_forward_kernel(
                 grad_y = grad_y * alpha_pos
             loss = loss + y * (loss_y - loss)
             grad = grad + y * (grad_y - grad)
-            if WEIGHT == 2:
+            if WEIGHT == 2 or CLASS_WEIGHT:
                 loss = loss * w
                 grad = grad * w
             if REDUCE:
                 if EVEN_C:
-                    acc += loss
+                    acc += tl.where(ignored, 0.0, loss)
                 else:
-                    acc += tl.where((cols < col_hi)[None, :], loss, 0.0)
+                    acc += tl.where(ignored | (cols >= col_hi)[None, :], 0.0, loss)
             else:
-                loss = loss * elem_scale[:, None]
-            grad = grad * elem_grad_scale[:, None]
+                loss = tl.where(ignored, 0.0, loss * elem_scale[:, None])
+            grad = tl.where(ignored, 0.0, grad * elem_grad_scale[:, None])
         if PROB_SUMS:
             if WEIGHT == 2:
                 w_all = w  # 0 where masked
-            else:  # the row's weight comes after the loop
+            elif CLASS_WEIGHT:  # the row's weight comes after the loop
+                w_all = tl.where(mask, w, 0.0)
+            else:
                 w_all = tl.where(mask, 1.0, 0.0)
             if INDEX_TARGET:
                 w_neg = tl.where(positive, 0.0, w_all)
             else:
+                w_all = tl.where(ignored, 0.0, w_all)
                 w_pos = w_all * y
                 w_neg = w_all - w_pos
                 pos_prob_sum += tl.sum(w_pos * p, axis=1)
@@ -426,7 +451,8 @@ def _asl_forward_kernel(
         tl.store(sums_ptr + 4 * program + 2, tl.sum(neg_prob_sum))
         tl.store(sums_ptr + 4 * program + 3, tl.sum(neg_weight_sum))
     if not INDEX_TARGET:
-        # written so that a NaN label (whose |2 y - 1| compares false) counts as bad
+        # written so that a NaN label (whose |2 y - 1| compares false) counts as bad; an
+        # ignored label (-1) counted as 0 in the loop
         num_bad = 1 - (tl.reduce(y_range, 0, _max_keep_nan) <= 1.0).to(tl.int32)
     if num_bad > 0:
         tl.store(ok_ptr, 0)
@@ -498,7 +524,8 @@ def _strides(tensor: Tensor, num_cols: int) -> Tuple[Tensor, int, int]:
     return tensor, tensor.stride(0), stride_c
 
 
-def _check_devices(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> None:
+def _check_devices(pred: Tensor, target: Tensor, weight: Optional[Tensor],
+                   class_weight: Optional[Tensor] = None) -> None:
     if pred.dtype not in FUSED_DTYPES:
         raise TypeError(f'the fused Asymmetric Loss takes pred of dtype float32, float16 or '
                         f'bfloat16, got {pred.dtype} (use ASL_MMDET_IMPL=ref)')
@@ -506,7 +533,7 @@ def _check_devices(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> No
         raise RuntimeError(f'the fused Asymmetric Loss needs CUDA tensors, got pred on '
                            f'{pred.device}; set TRITON_INTERPRET=1 before importing '
                            f'{__name__} to run its kernels on the CPU')
-    for name, tensor in (('target', target), ('weight', weight)):
+    for name, tensor in (('target', target), ('weight', weight), ('class_weight', class_weight)):
         if tensor is not None and tensor.device != pred.device:
             raise ValueError(f'{name} must be on the device of pred ({pred.device}), got '
                              f'{tensor.device}')
@@ -516,6 +543,7 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
                       gamma_neg: float, clip: float, alpha: Optional[float],
                       detach_focal_weight: bool, reduce: bool, scale: float, grad_scale: float,
                       need_grad: bool, prob_sums: bool = False,
+                      class_weight: Optional[Tensor] = None,
                       traced: bool = False) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """Launch the forward kernel: the loss, its gradient, the label-check flag and, on
     request, the probability analysis' sums.
@@ -523,8 +551,9 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
     Args:
         pred (Tensor): logits of shape (N, C), float32, float16 or bfloat16, any strides.
         target (Tensor): class indices of shape (N,) in [0, C] (C is background), or labels of
-            shape (N, C) in [0, 1].
-        weight (Tensor, optional): weights of shape (N, 1) or (N, C).
+            shape (N, C) in [0, 1], -1 for an ignored element.
+        weight (Tensor, optional): weights of shape (N, 1) or (N, C), any strides (a
+            stride of 0 is read as such, never copied).
         gamma_pos, gamma_neg, clip, alpha, detach_focal_weight: see
             :func:`asl_mmdet.ops.asymmetric_loss` (clip 0 means no margin).
         reduce (bool): return ``scale * sum(loss)`` if True, else ``scale * loss``.
@@ -534,6 +563,8 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
         need_grad (bool): also compute ``grad_scale / scale * d(output) / d(pred)``.
         prob_sums (bool): also accumulate the four sums of
             :func:`asl_mmdet.ops.probability_analysis.probability_sums` in the same pass.
+        class_weight (Tensor, optional): a float32 weight per class, shape (C,), multiplied on
+            top of ``weight``; read by the kernel as a vector, once per tile of columns.
         traced (bool): launch through :func:`torch.library.wrap_triton` (inside the custom op,
             so that ``torch.compile`` sees the kernel).
 
@@ -563,6 +594,8 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
     else:
         weight_kind = 1 if weight.shape[1] == 1 else 2
         weight, stride_weight_n, stride_weight_c = _strides(weight, num_cols)
+    if class_weight is not None:
+        class_weight = class_weight.to(torch.float32).contiguous()
     if reduce:
         out = torch.empty(grid[0] * grid[1], dtype=torch.float32, device=device)
     else:
@@ -573,7 +606,8 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
 
     kernel = wrap_triton(_asl_forward_kernel) if traced else _asl_forward_kernel
     kernel[grid](
-        pred, target, weight, out, grad if need_grad else out, ok,
+        pred, target, weight, pred if class_weight is None else class_weight, out,
+        grad if need_grad else out, ok,
         partials if prob_sums else out,
         num_rows, num_cols, cols_per_program,
         stride_pred_n, stride_pred_c, stride_target_n, stride_target_c,
@@ -583,7 +617,8 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
         POW_POS=_pow_mode(gamma_pos), POW_NEG=_pow_mode(gamma_neg), CLIP=clip > 0,
         ALPHA=alpha is not None, DETACH=bool(detach_focal_weight),
         INDEX_TARGET=not target.dtype.is_floating_point, WEIGHT=weight_kind,
-        REDUCE=bool(reduce), NEED_GRAD=bool(need_grad), PROB_SUMS=bool(prob_sums),
+        CLASS_WEIGHT=class_weight is not None, REDUCE=bool(reduce), NEED_GRAD=bool(need_grad),
+        PROB_SUMS=bool(prob_sums),
         EVEN_C=num_cols % block_c == 0, BLOCK_N=block_n, BLOCK_C=block_c, num_warps=_NUM_WARPS)
     sums = (partials.view(-1, 4).sum(0) if prob_sums
             else torch.empty(0, dtype=torch.float32, device=device))
@@ -627,17 +662,18 @@ def scale_grad_(grad: Tensor, grad_output: Tensor, scale: float = 1.0,
 def _asl_forward_op(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
                     gamma_neg: float, clip: float, alpha: Optional[float],
                     detach_focal_weight: bool, reduce: bool, scale: float, grad_scale: float,
-                    need_grad: bool, prob_sums: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+                    need_grad: bool, prob_sums: bool,
+                    class_weight: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     return asl_forward_fused(pred, target, weight, gamma_pos, gamma_neg, clip, alpha,
                              detach_focal_weight, reduce, scale, grad_scale, need_grad,
-                             prob_sums, traced=not INTERPRETED)
+                             prob_sums, class_weight, traced=not INTERPRETED)
 
 
 def _asl_forward_fake(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
                       gamma_neg: float, clip: float, alpha: Optional[float],
                       detach_focal_weight: bool, reduce: bool, scale: float,
-                      grad_scale: float, need_grad: bool,
-                      prob_sums: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+                      grad_scale: float, need_grad: bool, prob_sums: bool,
+                      class_weight: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     loss = (pred.new_empty((), dtype=torch.float32) if reduce else pred.new_empty(pred.shape))
     grad = pred.new_empty(pred.shape if need_grad else (0, ))
     sums = pred.new_empty(4 if prob_sums else 0, dtype=torch.float32)
@@ -689,19 +725,21 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
     def forward(ctx, pred: Tensor, target: Tensor, weight: Optional[Tensor],
                 gamma_pos: float, gamma_neg: float, clip: float, alpha: Optional[float],
                 detach_focal_weight: bool, reduce: bool, scale: float,
-                prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+                prob_sums: bool = False,
+                class_weight: Optional[Tensor] = None) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         """Same arguments as :meth:`asl_mmdet.ops.AsymmetricLossRefFunction.forward`; with
-        ``prob_sums`` the float32 (4,) sums are accumulated by the kernel in the same pass."""
+        ``prob_sums`` the float32 (4,) sums are accumulated by the kernel in the same pass;
+        ``class_weight`` (C,) goes to the kernel as it is (no (N, C) copy)."""
         need_grad = ctx.needs_input_grad[0]
         # float16 gradients leave the reduction's scale (1 / N for a mean) to backward
         grad_scale, backward_scale = ((1.0, scale) if pred.dtype == torch.float16 else
                                       (scale, 1.0))
         args = (pred, target, weight, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
-                reduce, scale, grad_scale, need_grad, prob_sums)
+                reduce, scale, grad_scale, need_grad, prob_sums, class_weight)
         if torch.compiler.is_compiling():
             loss, grad, ok, sums = torch.ops.asl_mmdet.asl_forward(*args)
         else:
-            _check_devices(pred, target, weight)
+            _check_devices(pred, target, weight, class_weight)
             with _device_of(pred):
                 loss, grad, ok, sums = asl_forward_fused(*args)
         torch._assert_async(ok, _LABEL_MESSAGE)
@@ -728,7 +766,7 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
             ctx.backward_done = True
             with _device_of(grad):
                 scale_grad_(grad, grad_output, ctx.backward_scale)
-        return (grad, ) + (None, ) * (len(ctx.needs_input_grad) - 1)  # 9 or 10 but pred
+        return (grad, ) + (None, ) * (len(ctx.needs_input_grad) - 1)  # all but pred
 
 
 asymmetric_loss_fused = make_asymmetric_loss(

@@ -4,8 +4,8 @@ With ``p = sigmoid(z)`` (Eq. 9) the paper's ``p_t+`` is the mean probability of 
 elements of a batch and ``p_t-`` the mean of ``1 - p`` over its negatives; Eq. 10 defines the
 probability gap ``Delta p = p_t+ - p_t-``. To cover class-index targets (every element but the
 labelled one of a row is a negative), multi-hot or soft labels and MMDetection's weights (an
-ignored anchor has weight 0 and drops out), the means are ratios of four weighted sums, with
-``w`` the weight (1 without weights) and ``y`` the label::
+ignored anchor has weight 0 and drops out; so does an ignored dense label, -1), the means are
+ratios of four weighted sums, with ``w`` the weight (1 without weights) and ``y`` the label::
 
     sums = [sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))]
     p_t+ = sums[0] / sums[1],  p_t- = sums[2] / sums[3]
@@ -36,7 +36,8 @@ def probability_sums(pred: Tensor, target: Tensor, weight: Optional[Tensor] = No
     Args:
         pred (Tensor): logits of shape (N, C), or probabilities if ``activated``.
         target (Tensor): class indices of shape (N,) in [0, C] (C is background), or
-            multi-hot / soft labels of shape (N, C) in [0, 1].
+            multi-hot / soft labels of shape (N, C) in [0, 1], -1 for an ignored element
+            (left out of every sum).
         weight (Tensor, optional): element weights of shape (N,), (N, 1) or (N, C).
         activated (bool): ``pred`` holds probabilities already (like MMDetection's
             ``FocalLoss(activated=True)``).

@@ -6,7 +6,9 @@ passes over the logits than letting autograd trace the formula, and it stays fin
 finite logit: ``log(1 - p)`` comes from ``logsigmoid`` and the shifted ``log(1 - p_m)`` has
 ``1 - p_m >= m``. With class-index targets (dense heads) every element is a negative except
 at most one per row, so the negative term is computed everywhere and the positive term only
-at the labelled positions.
+at the labelled positions. A dense label of -1 (:data:`asl_mmdet.ops.contract.IGNORE_LABEL`) marks
+an unknown element: its loss and gradient are exactly 0 (whatever its logit) and it is left out
+of the probability sums, as an element of weight 0 would be.
 
 On request the forward pass also returns the four weighted sums of the probability analysis
 (paper Sec. 2.6, Eq. 9-10), computed from the ``p = sigmoid(z)`` that the negative term uses:
@@ -18,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .contract import make_asymmetric_loss
+from .contract import IGNORE_LABEL, make_asymmetric_loss
 
 __all__ = ['asymmetric_loss_ref', 'asl_loss_and_grad', 'negative_terms', 'positive_terms',
            'prob_sums_from_probs', 'check_first_order', 'compute_dtype',
@@ -103,7 +105,8 @@ def asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos: float, gamma_ne
     Args:
         logits (Tensor): logits ``z`` of shape (N, C), float32 or float64.
         target (Tensor): class indices of shape (N,) in [0, C] (C is background), or
-            labels ``y`` of shape (N, C) in [0, 1] in the dtype of ``logits``.
+            labels ``y`` of shape (N, C) in [0, 1] in the dtype of ``logits``, -1 for an
+            ignored element (its loss and gradient are 0).
         gamma_pos (float): focusing parameter of positives, ``gamma_+``.
         gamma_neg (float): focusing parameter of negatives, ``gamma_-``.
         clip (float): probability margin ``m`` of Eq. 5, in [0, 1).
@@ -127,8 +130,10 @@ def asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos: float, gamma_ne
         loss_pos, grad_pos = positive_terms(logits, gamma_pos, detach_focal_weight, need_grad)
         # y * a+ * pos + (1 - y) * neg: lerp is exact at y = 0 and y = 1
         loss = torch.lerp(loss, loss_pos.mul_(a_pos), target)
+        ignored = target == IGNORE_LABEL  # exact zeros there, whatever the logit
+        loss.masked_fill_(ignored, 0)
         if need_grad:
-            grad = torch.lerp(grad, grad_pos.mul_(a_pos), target)
+            grad = torch.lerp(grad, grad_pos.mul_(a_pos), target).masked_fill_(ignored, 0)
         return loss, grad
     rows = (target < logits.shape[1]).nonzero().squeeze(1)
     cols = target[rows].long()  # int8/int16/uint8 indices too
@@ -146,12 +151,13 @@ def prob_sums_from_probs(probs: Tensor, target: Tensor, weight: Optional[Tensor]
     With ``w`` the weights (1 where None) and ``y`` the labels (for class indices: 1 at the
     labelled element of a row, 0 elsewhere, and 0 everywhere in a background row):
     ``[sum(w y p), sum(w y), sum(w (1 - y) (1 - p)), sum(w (1 - y))]``, so that
-    ``p_t+ = s[0] / s[1]`` and ``p_t- = s[2] / s[3]``. Elements of weight 0 drop out.
+    ``p_t+ = s[0] / s[1]`` and ``p_t- = s[2] / s[3]``. Elements of weight 0 and ignored
+    elements (label -1) drop out.
 
     Args:
         probs (Tensor): probabilities ``p`` of shape (N, C).
         target (Tensor): class indices of shape (N,) in [0, C] (C is background), or labels
-            of shape (N, C) in [0, 1] in the dtype of ``probs``.
+            of shape (N, C) in [0, 1] (-1: ignored) in the dtype of ``probs``.
         weight (Tensor, optional): weights of shape (N, 1) or (N, C) in the dtype of
             ``probs``.
 
@@ -160,8 +166,10 @@ def prob_sums_from_probs(probs: Tensor, target: Tensor, weight: Optional[Tensor]
     """
     q = torch.rsub(probs, 1)
     if target.dtype.is_floating_point:
-        pos_weight = target if weight is None else target * weight
-        neg_weight = torch.rsub(target, 1) if weight is None else weight - pos_weight
+        known = (target != IGNORE_LABEL).to(probs.dtype)
+        weight = known if weight is None else weight * known
+        pos_weight = target.clamp(min=0) * weight
+        neg_weight = weight - pos_weight
         return torch.stack([(pos_weight * probs).sum(), pos_weight.sum(),
                             (neg_weight * q).sum(), neg_weight.sum()])
     rows = (target < probs.shape[1]).nonzero().squeeze(1)
@@ -210,18 +218,21 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
     def forward(ctx, pred: Tensor, target: Tensor, weight: Optional[Tensor],
                 gamma_pos: float, gamma_neg: float, clip: float, alpha: Optional[float],
                 detach_focal_weight: bool, reduce: bool, scale: float,
-                prob_sums: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+                prob_sums: bool = False,
+                class_weight: Optional[Tensor] = None) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         """See :func:`asl_mmdet.ops.asymmetric_loss`.
 
         Args:
             pred (Tensor): logits of shape (N, C).
             target (Tensor): class indices of shape (N,) in [0, C] (C is background) or
-                labels of shape (N, C).
+                labels of shape (N, C) in [0, 1], -1 for an ignored element.
             weight (Tensor, optional): weights of shape (N, 1) or (N, C).
             reduce (bool): return ``scale * sum(loss)`` if True, else ``scale * loss``.
             scale (float): ``loss_weight`` over the reduction's denominator.
             prob_sums (bool): also return the (4,) sums of :func:`prob_sums_from_probs`
                 (not differentiable), from the probabilities the loss computes.
+            class_weight (Tensor, optional): a weight per class (column), shape (C,),
+                multiplied on top of ``weight``.
         """
         dtype = compute_dtype(pred.dtype)
         z = pred.to(dtype)
@@ -229,17 +240,24 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
             target = target.to(dtype)
         if weight is not None:
             weight = weight.to(dtype)
+        if class_weight is not None:
+            class_weight = class_weight.to(dtype)
         need_grad = ctx.needs_input_grad[0]
         probs = sums = None
         if prob_sums:
             probs = torch.sigmoid(z)
-            sums = prob_sums_from_probs(probs, target, weight)
+            all_weight = weight
+            if class_weight is not None:
+                all_weight = (class_weight.expand_as(z) if weight is None
+                              else weight * class_weight)
+            sums = prob_sums_from_probs(probs, target, all_weight)
         loss, grad = asl_loss_and_grad(z, target, gamma_pos, gamma_neg, clip, alpha,
                                        detach_focal_weight, need_grad, probs)
-        if weight is not None:
-            loss.mul_(weight)
-            if need_grad:
-                grad.mul_(weight)
+        for factor in (weight, class_weight):  # class_weight (C,) broadcasts over rows
+            if factor is not None:
+                loss.mul_(factor)
+                if need_grad:
+                    grad.mul_(factor)
         # a reduced loss stays in float32 (float64): the caller may still divide it by a
         # tensor avg_factor, and a float16 sum could overflow before that division
         out = loss.sum() if reduce else loss
@@ -260,7 +278,7 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
     def backward(ctx, grad_output: Tensor, *unused):
         check_first_order()
         (grad, ) = ctx.saved_tensors
-        nones = (None, ) * (len(ctx.needs_input_grad) - 1)  # 9 or 10 arguments but pred
+        nones = (None, ) * (len(ctx.needs_input_grad) - 1)  # every argument but pred
         if grad_output.numel() == 1 and grad_output.item() == 1:
             return (grad, ) + nones
         return (grad * grad_output, ) + nones

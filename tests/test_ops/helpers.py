@@ -108,3 +108,28 @@ def check_extreme_logits_stay_finite(loss_fn: Callable[..., Tensor], device: str
     # a negative at z = 1e4: p = 1, p_m = 1 - m, loss = -(1 - m)^4 log(m) (1e4 without a margin)
     expected = 1e4 if clip == 0 else -(1 - clip)**4 * torch.log(torch.tensor(clip)).item()
     assert loss[1, 1].item() == pytest.approx(expected, rel=1e-2)
+
+
+def with_ignored(target: Tensor, seed: int = 2) -> Tuple[Tensor, Tensor, Tensor]:
+    """Dense labels with about a quarter of the elements (and one whole column) set to -1
+    (unknown).
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: the labels with -1 entries; the same labels with 0
+        there; and the (N, C) float64 CPU mask that is 0 at the ignored elements, 1 elsewhere.
+    """
+    g = torch.Generator().manual_seed(seed)
+    ignored = torch.rand(target.shape, generator=g) < 0.25
+    if target.shape[1] > 1:
+        ignored[:, 1] = True
+    ignored = ignored.to(target.device)
+    return (target.masked_fill(ignored, -1.0), target.masked_fill(ignored, 0.0),
+            (~ignored).double().cpu())
+
+
+def class_weights(num_classes: int, seed: int = 3) -> list:
+    """A list of ``num_classes`` weights in [0, 2), with exact zeros in every fifth class."""
+    g = torch.Generator().manual_seed(seed)
+    weights = torch.rand(num_classes, generator=g, dtype=torch.float64) * 2
+    weights[::5] = 0
+    return weights.tolist()

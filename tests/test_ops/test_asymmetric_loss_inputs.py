@@ -151,3 +151,37 @@ def test_nan_labels_are_rejected(impl):
                           device=DEVICE)
     with pytest.raises(ValueError, match=r'labels must be in \[0, 1\].*got nan'):
         impl(pred, target)
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+@pytest.mark.parametrize('label', [-2.0, -0.5, 1.5, math.nan])
+def test_bad_dense_labels_beside_ignored_ones_are_named(impl, label):
+    """-1 (ignored) is a label; any other value outside [0, 1] is a named error."""
+    pred = torch.randn(3, 3, device=DEVICE)
+    target = torch.tensor([[0.0, -1.0, 1.0], [0.5, -1.0, 0.0], [1.0, 0.0, 0.0]],
+                          device=DEVICE)
+    impl(pred, target)
+    target[2, 1] = label
+    with pytest.raises(ValueError, match=rf'labels must be in \[0, 1\] or -1 \(ignored\), got '
+                       rf'{label}'):
+        impl(pred, target)
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+@pytest.mark.parametrize('class_weight,error,match', [
+    ([1.0, 2.0], ValueError,
+     r'class_weight must hold one weight per class: got 2 weights .*\(C = 3\)'),
+    ([1.0, 2.0, 3.0, 4.0], ValueError, r'class_weight.*got 4 weights .*\(C = 3\)'),
+    ([1.0, -0.5, 1.0], ValueError, r'class_weight\[1\] must be a finite number >= 0, got -0.5'),
+    ([1.0, 1.0, math.nan], ValueError, r'class_weight\[2\] must be a finite number >= 0, got nan'),
+    ([math.inf, 1.0, 1.0], ValueError, r'class_weight\[0\] must be a finite number >= 0, got inf'),
+    ([1.0, '2', 1.0], TypeError, r"class_weight\[1\] must be a real number, got '2'"),
+    ([1.0, True, 1.0], TypeError, r'class_weight\[1\] must be a real number, got True'),
+    ([], ValueError, 'class_weight must hold one weight per class, got an empty list'),
+    (torch.ones(3), TypeError, 'class_weight must be None or a list / tuple'),
+    (2.0, TypeError, 'class_weight must be None or a list / tuple'),
+])
+def test_bad_class_weight(impl, class_weight, error, match):
+    pred = torch.randn(4, 3, device=DEVICE)
+    with pytest.raises(error, match=match):
+        impl(pred, torch.tensor([0, 1, 3, 2], device=DEVICE), class_weight=class_weight)

@@ -384,3 +384,134 @@ def test_float16_gradients_survive_loss_scaling():
     assert grad.dtype == torch.float16
     subnormal = torch.finfo(torch.float16).tiny * torch.finfo(torch.float16).eps
     torch.testing.assert_close(grad.double(), oracle, rtol=1e-3, atol=subnormal)
+
+
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('weight_kind', [None, 'n1', 'nc'])
+@pytest.mark.parametrize('reduction,avg_factor', REDUCTIONS)
+def test_ignored_labels_equal_zero_weight(dtype, weight_kind, reduction, avg_factor):
+    """A label of -1 gives what label 0 with weight 0 gives (the float64 oracle), in the
+    reference's error bounds; the kernel's gradient there is exactly 0."""
+    shape = (13, 37)
+    pred, target, _ = make_inputs(shape, 'soft', dtype)
+    ignoring, zeroed, keep = helpers.with_ignored(target)
+    weight = make_weight(weight_kind, *shape)
+    zero_weight = keep.to(DEVICE, torch.float32) * (1 if weight is None else weight)
+    if avg_factor == 'tensor':
+        avg_factor = torch.tensor(12.25, device=DEVICE)
+    kwargs = dict(gamma_pos=1.0, gamma_neg=4.0, clip=0.05, reduction=reduction,
+                  avg_factor=avg_factor, loss_weight=0.7)
+    out, grad = loss_and_grad(lambda x: asymmetric_loss_fused(x, ignoring, weight, **kwargs),
+                              pred)
+    ref, ref_grad = loss_and_grad(lambda x: asymmetric_loss_ref(x, ignoring, weight, **kwargs),
+                                  pred)
+    oracle, oracle_grad = loss_and_grad(
+        lambda x: asymmetric_loss_ref(x, zeroed, zero_weight, **kwargs), pred.double())
+    assert_matches_reference(out, ref, oracle)
+    assert_matches_reference(grad, ref_grad, oracle_grad)
+    zero, zero_grad = loss_and_grad(
+        lambda x: asymmetric_loss_fused(x, zeroed, zero_weight, **kwargs), pred)
+    rtol, ulps = TOLERANCES[dtype]
+    torch.testing.assert_close(out, zero, rtol=rtol, atol=ulps * torch.finfo(dtype).eps)
+    torch.testing.assert_close(grad, zero_grad, rtol=rtol, atol=ulps * torch.finfo(dtype).eps)
+    assert torch.all(grad[ignoring == -1] == 0)
+    if reduction == 'none':
+        assert torch.all(out[ignoring == -1] == 0)
+
+
+def test_ignored_labels_ignore_their_logits():
+    """An ignored element's logit does not matter to the kernel, not even a NaN."""
+    pred, target, _ = make_inputs((9, 6), 'multi_hot')
+    ignoring, _, keep = helpers.with_ignored(target)
+    wild = pred.clone()
+    wild[keep.to(DEVICE) == 0] = float('nan')
+    for reduction in ('none', 'sum'):
+        loss, grad = loss_and_grad(
+            lambda x: asymmetric_loss_fused(x, ignoring, reduction=reduction), pred)
+        wild_loss, wild_grad = loss_and_grad(
+            lambda x: asymmetric_loss_fused(x, ignoring, reduction=reduction), wild)
+        assert torch.equal(loss, wild_loss) and torch.equal(grad, wild_grad)
+
+
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('weight_kind', [None, 'n1', 'nc'])
+@pytest.mark.parametrize('target_kind', ['index', 'soft'])
+@pytest.mark.parametrize('reduction', ['none', 'mean'])
+def test_class_weight_equals_the_weight_path(dtype, weight_kind, target_kind, reduction):
+    """class_weight on the kernel equals the reference with the equivalent (N, C) weight and
+    the float64 oracle."""
+    shape = (13, 37)
+    pred, target, _ = make_inputs(shape, target_kind, dtype)
+    weight = make_weight(weight_kind, *shape)
+    cw = helpers.class_weights(shape[1])
+    full = torch.tensor(cw, device=DEVICE) * (1 if weight is None else weight)
+    kwargs = dict(gamma_pos=1.0, gamma_neg=2.0, clip=0.02, alpha=0.25, reduction=reduction)
+    out, grad = loss_and_grad(
+        lambda x: asymmetric_loss_fused(x, target, weight, class_weight=cw, **kwargs), pred)
+    ref, ref_grad = loss_and_grad(
+        lambda x: asymmetric_loss_ref(x, target, full.expand(shape), **kwargs), pred)
+    oracle, oracle_grad = loss_and_grad(
+        lambda x: asymmetric_loss_ref(x, target, weight, class_weight=cw, **kwargs),
+        pred.double())
+    assert_matches_reference(out, ref, oracle)
+    assert_matches_reference(grad, ref_grad, oracle_grad)
+    assert torch.all(grad[:, ::5] == 0)  # classes of weight 0
+
+
+@pytest.mark.parametrize('weight_kind', [None, 'n1', 'nc'])
+def test_class_weight_reaches_the_kernel_as_a_vector(weight_kind, monkeypatch):
+    """No (N, C) copy: the host function gets the (C,) class weights and the weight as given."""
+    shape = (13, 37)
+    pred, target, _ = make_inputs(shape, 'index')
+    weight = make_weight(weight_kind, *shape)
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(args)
+        return forward(*args, **kwargs)
+
+    forward = fused.asl_forward_fused
+    monkeypatch.setattr(fused, 'asl_forward_fused', spy)
+    asymmetric_loss_fused(pred, target, weight, class_weight=helpers.class_weights(shape[1]))
+    (args, ) = seen
+    passed_weight, class_weight = args[2], args[13]
+    assert class_weight.shape == (shape[1], ) and class_weight.dtype == torch.float32
+    assert passed_weight is None if weight is None else passed_weight.numel() == weight.numel()
+
+
+@pytest.mark.skipif(CUDA, reason='on CUDA a device-side assert: see the subprocess test')
+@pytest.mark.parametrize('label', [-2.0, -0.5, 1.5, float('nan')])
+def test_bad_dense_labels_beside_ignored_ones_fail_on_the_device_flag(label):
+    """-1 is a label the kernel accepts; -2, -0.5, 1.5 and NaN still clear its flag."""
+    pred = torch.randn(3, 3)
+    target = torch.tensor([[0.0, -1.0, 1.0], [0.5, -1.0, -1.0], [1.0, 0.0, 0.0]])
+    AsymmetricLossTritonFunction.apply(pred, target, None, 0.0, 4.0, 0.05, None, False, True,
+                                       1.0)
+    target[2, 1] = label
+    with pytest.raises(RuntimeError, match=r'dense labels in \[0, 1\] or -1'):
+        AsymmetricLossTritonFunction.apply(pred, target, None, 0.0, 4.0, 0.05, None, False,
+                                           True, 1.0)
+
+
+def test_torch_compile_with_class_weight_and_ignored_labels_has_no_graph_break(monkeypatch):
+    monkeypatch.setenv(IMPL_ENV, 'triton')
+    torch.manual_seed(0)
+    model = torch.nn.Linear(16, 5).to(DEVICE)
+    x = torch.randn(32, 16, device=DEVICE)
+    target = (torch.rand(32, 5, device=DEVICE) < 0.3).float()
+    target[::3, 1] = -1
+
+    def step(x, target):
+        return asymmetric_loss(model(x), target, gamma_pos=1.0, reduction='sum',
+                               class_weight=[1.0, 0.5, 2.0, 0.0, 1.5])
+
+    compiled = torch.compile(step, backend='inductor' if CUDA else 'aot_eager', fullgraph=True)
+    results = []
+    for fn in (compiled, step):
+        model.zero_grad()
+        loss = fn(x, target)
+        loss.backward()
+        results.append((loss.detach(), model.weight.grad.clone()))
+    (out, grad), (ref, ref_grad) = results
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-5, atol=1e-6)

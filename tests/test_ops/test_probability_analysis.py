@@ -109,6 +109,39 @@ def test_half_logits_give_float32_sums(impl, dtype):
                                rtol=2e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize('impl', list(IMPLS))
+@pytest.mark.parametrize('weight_kind', [None, 'n1', 'nc'])
+@pytest.mark.parametrize('target_kind', ['multi_hot', 'soft'])
+def test_ignored_labels_drop_out_of_the_sums(impl, weight_kind, target_kind):
+    """A label of -1 adds nothing to any of the four sums: the oracle with weight 0 there."""
+    pred, target, weight = make_inputs(SHAPE, target_kind, weight_kind)
+    ignored = torch.rand(SHAPE, generator=torch.Generator().manual_seed(5)) < 0.3
+    ignored[:, 2] = True
+    ignored = ignored.to(DEVICE)
+    _, sums = IMPLS[impl](pred, target.masked_fill(ignored, -1.0), weight)
+    keep = (~ignored).double().cpu()
+    zero_weight = keep if weight is None else keep * weight.double().cpu().reshape(SHAPE[0], -1)
+    oracle = probability_sums_f64(pred, target.masked_fill(ignored, 0.0), zero_weight)
+    torch.testing.assert_close(sums.double().cpu(), oracle, rtol=2e-6, atol=1e-6)
+    unignored = probability_sums_f64(pred, target, weight)
+    assert oracle[1] + oracle[3] < 0.8 * (unignored[1] + unignored[3])
+
+
+@pytest.mark.parametrize('impl', ['ref', 'fused'])
+@pytest.mark.parametrize('weight_kind', [None, 'n1', 'nc'])
+@pytest.mark.parametrize('target_kind', ['index', 'soft'])
+def test_class_weight_weights_the_sums(impl, weight_kind, target_kind):
+    """class_weight multiplies each column's weight in the sums, as in the loss."""
+    pred, target, weight = make_inputs(SHAPE, target_kind, weight_kind)
+    class_weight = [0.0 if c % 4 == 0 else 0.5 + c / SHAPE[1] for c in range(SHAPE[1])]
+    _, sums = IMPLS[impl](pred, target, weight, class_weight=class_weight)
+    full = torch.tensor(class_weight, dtype=torch.float64).expand(SHAPE)
+    if weight is not None:
+        full = full * weight.double().cpu().reshape(SHAPE[0], -1)
+    torch.testing.assert_close(sums.double().cpu(), probability_sums_f64(pred, target, full),
+                               rtol=2e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize('impl', ['ref', 'fused'])
 @pytest.mark.parametrize('reduction', ['none', 'mean', 'sum'])
 def test_tracking_leaves_loss_and_gradient_unchanged(impl, reduction):

@@ -6,10 +6,10 @@ from torchvision.ops import sigmoid_focal_loss
 
 from asl_mmdet.ops import asymmetric_loss
 from tests.asl_oracle import asl_official, asl_paper, reduce_like_mmdet
-from tests.test_ops.helpers import (PARAMS, REDUCTIONS, WEIGHTS,
+from tests.test_ops.helpers import (PARAMS, REDUCTIONS, WEIGHTS, class_weights,
                                     check_exact_zeros_below_margin,
                                     check_extreme_logits_stay_finite, loss_and_grad, make_inputs,
-                                    make_weight)
+                                    make_weight, with_ignored)
 
 SHAPES = [(41, 1271), (7, 3), (1, 1), (0, 80)]
 
@@ -258,3 +258,79 @@ def test_bad_inputs(target, weight, error, match):
 def test_bad_pred(pred, error, match):
     with pytest.raises(error, match=match):
         asymmetric_loss(pred, torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize('weight_kind', WEIGHTS)
+@pytest.mark.parametrize('reduction,avg_factor', REDUCTIONS)
+@pytest.mark.parametrize('target_kind', ['multi_hot', 'soft'])
+def test_ignored_labels_equal_zero_weight(weight_kind, reduction, avg_factor, target_kind):
+    """A label of -1 gives the loss of label 0 with weight 0 there, and the float64 oracle's
+    value; avg_factor and the mean's numel are unchanged by it; the gradient there is 0."""
+    shape = (41, 127)
+    pred, target, dense = make_inputs(shape, target_kind)
+    ignoring, zeroed, keep = with_ignored(target)
+    weight = make_weight(weight_kind, *shape)
+    zero_weight = keep if weight is None else keep * (weight.view(-1, 1) if weight.dim() == 1
+                                                      else weight)
+    if avg_factor == 'tensor':
+        avg_factor = torch.tensor(12.25, dtype=torch.float64)
+    kwargs = dict(gamma_pos=1.0, gamma_neg=4.0, clip=0.05, reduction=reduction,
+                  avg_factor=avg_factor, loss_weight=0.7)
+    loss, grad = loss_and_grad(lambda x: asymmetric_loss(x, ignoring, weight, **kwargs), pred)
+    zero, zero_grad = loss_and_grad(
+        lambda x: asymmetric_loss(x, zeroed, zero_weight, **kwargs), pred)
+    oracle, oracle_grad = loss_and_grad(
+        lambda x: 0.7 * reduce_like_mmdet(asl_paper(x, zeroed, 1.0, 4.0, 0.05), zero_weight,
+                                          reduction, avg_factor), pred)
+    torch.testing.assert_close(loss, zero, rtol=1e-14, atol=0)
+    torch.testing.assert_close(grad, zero_grad, rtol=1e-14, atol=0)
+    torch.testing.assert_close(loss, oracle, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(grad, oracle_grad, rtol=1e-9, atol=1e-15)
+    assert torch.all(grad[ignoring == -1] == 0)
+    if reduction == 'none':
+        assert torch.all(loss[ignoring == -1] == 0)
+
+
+def test_ignored_labels_ignore_their_logits():
+    """An ignored element's logit does not matter, not even a NaN or an infinite one."""
+    pred, target, _ = make_inputs((9, 6), 'multi_hot')
+    ignoring, _, keep = with_ignored(target)
+    count = int((keep == 0).sum())
+    specials = torch.tensor([float('nan'), float('inf'), -float('inf'), 1e4], dtype=pred.dtype)
+    wild = pred.clone()
+    wild[keep == 0] = specials.repeat(count // 4 + 1)[:count]
+    for reduction in ('none', 'sum'):
+        loss, grad = loss_and_grad(lambda x: asymmetric_loss(x, ignoring, reduction=reduction),
+                                   pred)
+        wild_loss, wild_grad = loss_and_grad(
+            lambda x: asymmetric_loss(x, ignoring, reduction=reduction), wild)
+        assert torch.equal(loss, wild_loss) and torch.equal(grad, wild_grad)
+
+
+@pytest.mark.parametrize('weight_kind', WEIGHTS)
+@pytest.mark.parametrize('reduction,avg_factor', [('none', None), ('mean', None),
+                                                  ('mean', 37.5), ('sum', None)])
+@pytest.mark.parametrize('target_kind', ['index', 'soft'])
+def test_class_weight_matches_oracle(weight_kind, reduction, avg_factor, target_kind):
+    """class_weight multiplies each column on top of weight: the (N, C) weight path and the
+    float64 oracle give the same loss and gradient."""
+    shape = (41, 127)
+    pred, target, dense = make_inputs(shape, target_kind)
+    weight = make_weight(weight_kind, *shape)
+    cw = class_weights(shape[1])
+    cw_tensor = torch.tensor(cw, dtype=torch.float64)
+    full = cw_tensor.expand(shape) if weight is None else (
+        (weight.view(-1, 1) if weight.dim() == 1 else weight) * cw_tensor)
+    kwargs = dict(gamma_pos=1.0, gamma_neg=2.0, clip=0.1, alpha=0.3, reduction=reduction,
+                  avg_factor=avg_factor)
+    loss, grad = loss_and_grad(
+        lambda x: asymmetric_loss(x, target, weight, class_weight=cw, **kwargs), pred)
+    same, same_grad = loss_and_grad(lambda x: asymmetric_loss(x, target, full, **kwargs), pred)
+    oracle, oracle_grad = loss_and_grad(
+        lambda x: reduce_like_mmdet(asl_paper(x, dense, 1.0, 2.0, 0.1, 0.3), full, reduction,
+                                    avg_factor), pred)
+    torch.testing.assert_close(loss, same, rtol=1e-14, atol=0)
+    torch.testing.assert_close(grad, same_grad, rtol=1e-14, atol=0)
+    torch.testing.assert_close(loss, oracle, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(grad, oracle_grad, rtol=1e-9, atol=1e-15)
+    assert torch.all(grad[:, ::5] == 0)  # classes of weight 0

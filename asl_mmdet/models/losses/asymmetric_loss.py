@@ -1,13 +1,13 @@
 """The Asymmetric Loss as an MMDetection (and mmpretrain) loss module."""
 import importlib.util
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import torch.nn as nn
 from mmdet.registry import MODELS
 from torch import Tensor
 
 from asl_mmdet.ops import asymmetric_loss, check_asl_params
-from asl_mmdet.ops.contract import DEFAULT_EPS, REDUCTIONS
+from asl_mmdet.ops.contract import DEFAULT_EPS, REDUCTIONS, check_class_weight
 
 __all__ = ['ASLoss']
 
@@ -31,6 +31,12 @@ class ASLoss(nn.Module):
     With ``alpha``, positives are weighted by :math:`\alpha` and negatives by
     :math:`1 - \alpha`, so ``gamma_pos=gamma_neg=2, clip=0, alpha=0.25`` is exactly
     MMDetection's ``FocalLoss`` and ``gamma_pos=gamma_neg=0, clip=0`` is BCE with logits.
+    The element losses are multiplied by ``weight`` and, per column, by ``class_weight``.
+
+    Unknown labels: in dense (N, C) targets a label of -1 marks an element whose label is
+    unknown. It adds no loss and no gradient and is left out of the probability sums: the loss
+    equals the loss with that label set to 0 and its weight to 0. The reduction does not change:
+    ``'mean'`` without ``avg_factor`` still divides by N * C, and ``avg_factor`` is used as given.
 
     Probability analysis (Sec. 2.6): with ``track_prob_stats = True`` every forward call
     also adds the four weighted sums of :mod:`asl_mmdet.ops.probability_analysis` (``p_t+``,
@@ -62,6 +68,14 @@ class ASLoss(nn.Module):
             Eq. 8; True treats the focusing weights as constants, like the official
             implementation's ``disable_torch_grad_focal_loss=True`` used by its
             training script.
+        class_weight (list[float] | tuple[float], optional): one weight per class (finite,
+            >= 0), multiplied on top of ``weight`` (MMDetection's
+            ``CrossEntropyLoss(class_weight=...)`` convention). Its length must equal C, the
+            number of logits per row (checked at forward time); the background index C of
+            class-index targets has no column. None weights every class by 1. It weights
+            both terms of Eq. 7 (like ``CrossEntropyLoss``'s softmax path, where it is
+            ``F.cross_entropy``'s ``weight``), not only the positive one as MMDetection's
+            sigmoid ``CrossEntropyLoss`` does by passing it as BCE's ``pos_weight``.
     """
 
     def __init__(self,
@@ -73,13 +87,15 @@ class ASLoss(nn.Module):
                  loss_weight: float = 1.0,
                  use_sigmoid: bool = True,
                  alpha: Optional[float] = None,
-                 detach_focal_weight: bool = False) -> None:
+                 detach_focal_weight: bool = False,
+                 class_weight: Optional[Sequence[float]] = None) -> None:
         super().__init__()
         if use_sigmoid is not True:
             raise ValueError(f'ASLoss is a sigmoid loss: use_sigmoid must be True, '
                              f'got {use_sigmoid!r}')
         check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reduction, loss_weight,
                          detach_focal_weight)
+        check_class_weight(class_weight)
         self.gamma_pos = gamma_pos
         self.gamma_neg = gamma_neg
         self.clip = clip
@@ -89,6 +105,7 @@ class ASLoss(nn.Module):
         self.use_sigmoid = use_sigmoid
         self.alpha = alpha
         self.detach_focal_weight = detach_focal_weight
+        self.class_weight = None if class_weight is None else tuple(class_weight)
         self.track_prob_stats = False
         self._prob_sums: Optional[Tensor] = None
 
@@ -103,7 +120,8 @@ class ASLoss(nn.Module):
         Args:
             pred (Tensor): logits of shape (N, C).
             target (Tensor): class indices of shape (N,) in [0, C] (C is background), or
-                multi-hot / soft labels of shape (N, C).
+                multi-hot / soft labels of shape (N, C) in [0, 1], -1 marking an unknown
+                (ignored) element.
             weight (Tensor, optional): weights of shape (N,), (N, 1) or (N, C).
             avg_factor (float | Tensor, optional): divisor of the ``'mean'`` reduction, a
                 finite number > 0 (or a one-element tensor holding one).
@@ -115,6 +133,8 @@ class ASLoss(nn.Module):
         Raises:
             TypeError: for a ``(labels, scores)`` tuple target, the IoU-quality targets that
                 GFL's, RTMDet's and TOOD's heads pass to ``QualityFocalLoss``.
+            ValueError: ``class_weight`` does not hold C weights, among the argument checks of
+                :func:`asl_mmdet.ops.asymmetric_loss`.
         """
         if isinstance(target, (tuple, list)):
             parts = ', '.join(f'{type(t).__name__} {tuple(getattr(t, "shape", ()))}'
@@ -142,7 +162,8 @@ class ASLoss(nn.Module):
             avg_factor=avg_factor,
             loss_weight=self.loss_weight,
             eps=self.eps,
-            return_prob_sums=self.track_prob_stats)
+            return_prob_sums=self.track_prob_stats,
+            class_weight=self.class_weight)
         if not self.track_prob_stats:
             return out
         loss, sums = out
@@ -163,7 +184,8 @@ class ASLoss(nn.Module):
     def extra_repr(self) -> str:
         return (f'gamma_pos={self.gamma_pos}, gamma_neg={self.gamma_neg}, clip={self.clip}, '
                 f'alpha={self.alpha}, detach_focal_weight={self.detach_focal_weight}, '
-                f'reduction={self.reduction!r}, loss_weight={self.loss_weight}')
+                f'reduction={self.reduction!r}, loss_weight={self.loss_weight}, '
+                f'class_weight={self.class_weight}')
 
 
 # mmpretrain's MODELS is a sibling of MMDetection's (both children of MMEngine's): register the

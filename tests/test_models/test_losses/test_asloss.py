@@ -165,3 +165,72 @@ def test_prob_stats_flag_must_be_bool():
     loss.track_prob_stats = 1
     with pytest.raises(TypeError, match='track_prob_stats must be a bool, got 1'):
         loss(torch.randn(4, 3), torch.tensor([0, 3, 1, 2]))
+
+
+@pytest.mark.parametrize('avg_factor', [None, 40.0])
+def test_ignored_labels_equal_mmdet_sigmoid_cross_entropy(avg_factor):
+    """With gamma 0 and no margin ASLoss is BCE; MMDetection's sigmoid CrossEntropyLoss also
+    gives dense labels < 0 weight 0 and keeps numel (avg_non_ignore=False) as the mean's
+    divisor: the same loss and gradient with -1 labels."""
+    from mmdet.models.losses import CrossEntropyLoss
+    g = torch.Generator().manual_seed(4)
+    pred = torch.randn(40, 12, generator=g) * 3
+    label = (torch.rand(40, 12, generator=g) < 0.3).float()
+    label[torch.rand(40, 12, generator=g) < 0.25] = -1
+    weight = torch.rand(40, generator=g)
+    ours = ASLoss(gamma_pos=0.0, gamma_neg=0.0, clip=0.0, loss_weight=0.5)
+    theirs = CrossEntropyLoss(use_sigmoid=True, loss_weight=0.5)  # float32 only
+    x1, x2 = pred.clone().requires_grad_(), pred.clone().requires_grad_()
+    expected = theirs(x1, label, weight[:, None].expand(40, 12), avg_factor=avg_factor)
+    actual = ours(x2, label, weight, avg_factor=avg_factor)
+    torch.testing.assert_close(actual, expected, rtol=1e-6, atol=0)
+    expected.backward()
+    actual.backward()
+    torch.testing.assert_close(x2.grad, x1.grad, rtol=1e-5, atol=1e-9)
+    assert torch.all(x2.grad[label == -1] == 0) and torch.all(x1.grad[label == -1] == 0)
+
+
+@pytest.mark.parametrize('target_kind', ['index', 'dense'])
+def test_class_weight_from_config_matches_paper_oracle(target_kind):
+    """``loss_cls=dict(type='ASLoss', ..., class_weight=[...])`` weights each class's column
+    (both terms of Eq. 7) on top of the anchors' weights."""
+    cfg = dict(type='ASLoss', use_sigmoid=True, gamma_pos=1.0, gamma_neg=2.0, clip=0.05,
+               class_weight=[0.5, 2.0, 0.0, 1.0, 1.5])
+    init_default_scope('mmdet')
+    loss = MODELS.build(cfg)
+    assert loss.class_weight == (0.5, 2.0, 0.0, 1.0, 1.5)
+    assert 'class_weight=(0.5, 2.0, 0.0, 1.0, 1.5)' in repr(loss)
+    g = torch.Generator().manual_seed(5)
+    pred = torch.randn(30, 5, generator=g, dtype=torch.float64) * 3
+    labels = torch.randint(0, 6, (30, ), generator=g)  # 5: background
+    dense = one_hot(labels, 5)
+    target = labels if target_kind == 'index' else dense
+    weight = torch.rand(30, generator=g, dtype=torch.float64)
+    x1, x2 = pred.clone().requires_grad_(), pred.clone().requires_grad_()
+    actual = loss(x1, target, weight, avg_factor=12.0)
+    full = weight[:, None] * torch.tensor(cfg['class_weight'], dtype=torch.float64)
+    expected = (asl_paper(x2, dense, 1.0, 2.0, 0.05) * full).sum() / (
+        12.0 + torch.finfo(torch.float32).eps)
+    torch.testing.assert_close(actual, expected, rtol=1e-12, atol=0)
+    actual.backward()
+    expected.backward()
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-9, atol=1e-15)
+    assert torch.all(x1.grad[:, 2] == 0)
+
+
+@pytest.mark.parametrize('class_weight,error,match', [
+    ([1.0, -1.0], ValueError, r'class_weight\[1\] must be a finite number >= 0, got -1.0'),
+    ([float('nan')], ValueError, r'class_weight\[0\].*got nan'),
+    (['1.0'], TypeError, r"class_weight\[0\] must be a real number, got '1.0'"),
+    ('1, 2', TypeError, 'class_weight must be None or a list / tuple'),
+])
+def test_class_weight_errors_at_construction(class_weight, error, match):
+    with pytest.raises(error, match=match):
+        ASLoss(class_weight=class_weight)
+
+
+def test_class_weight_of_the_wrong_length_fails_at_forward():
+    loss = ASLoss(class_weight=[1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(ValueError, match=r'class_weight must hold one weight per class: got 4 '
+                       r'weights for pred of shape \(5, 3\) \(C = 3\)'):
+        loss(torch.randn(5, 3), torch.zeros(5, dtype=torch.long))
