@@ -9,6 +9,9 @@
   Triton), so neither is in ``__all__``;
 - :mod:`.single_label`: the single-label (softmax) loss' checks and reference
   (:func:`asymmetric_loss_single_label_ref`);
+- :mod:`.fused_single_label`: its fused Triton kernel for class indices
+  (:func:`asymmetric_loss_single_label_fused`,
+  :class:`AsymmetricLossSingleLabelTritonFunction`), imported on first use like :mod:`.fused`;
 - :mod:`.fused_support`: whether the fused path can run here;
 - :mod:`.dispatch`: :func:`asymmetric_loss` and :func:`asymmetric_loss_single_label`, which
   pick one (``ASL_MMDET_IMPL``);
@@ -27,10 +30,15 @@ __all__ = ['asymmetric_loss', 'asymmetric_loss_ref', 'asymmetric_loss_single_lab
            'probability_gap', 'probability_sums']
 
 _FUSED_NAMES = ('asymmetric_loss_fused', 'AsymmetricLossTritonFunction')
+_FUSED_SINGLE_LABEL_NAMES = ('asymmetric_loss_single_label_fused',
+                             'AsymmetricLossSingleLabelTritonFunction')
 
 
 def __getattr__(name: str):
     if name in _FUSED_NAMES:
         from . import fused
         return getattr(fused, name)
+    if name in _FUSED_SINGLE_LABEL_NAMES:
+        from . import fused_single_label
+        return getattr(fused_single_label, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

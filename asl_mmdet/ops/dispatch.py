@@ -1,4 +1,4 @@
-"""Asymmetric Loss entry point: picks the implementation.
+"""Asymmetric Loss entry points: pick the implementation.
 
 :func:`asymmetric_loss` runs the fused Triton kernel (:mod:`asl_mmdet.ops.fused`) for CUDA
 logits of dtype float32, float16 or bfloat16 when Triton is installed, and the plain-PyTorch
@@ -7,7 +7,11 @@ reference (:mod:`asl_mmdet.ops.reference`) otherwise. The environment variable
 implementation whatever the environment, use :func:`asl_mmdet.ops.asymmetric_loss_ref` or
 :func:`asl_mmdet.ops.asymmetric_loss_fused` (same signature).
 
-With ``return_prob_sums=True`` both also return the weighted sums of the paper's probability
+:func:`asymmetric_loss_single_label` (the softmax loss) picks between
+:mod:`asl_mmdet.ops.fused_single_label` (class indices) and :mod:`asl_mmdet.ops.single_label`
+the same way; soft labels always run the reference.
+
+With ``return_prob_sums=True`` both multi-label implementations also return the weighted sums of the paper's probability
 analysis (Sec. 2.6), computed in the same pass as the loss; see
 :mod:`asl_mmdet.ops.probability_analysis`.
 """
@@ -122,7 +126,9 @@ def asymmetric_loss_single_label(pred: Tensor,
     ``w_c = (t_c (1 - p_c) + (1 - t_c) p_c) ^ (gamma_pos t_c + gamma_neg (1 - t_c))`` and the
     smoothed labels ``s = (1 - label_smoothing) t + label_smoothing / C``, the loss of a sample
     is ``-sum_c s_c w_c log p_c``: the official ``ASLSingleLabel`` (see
-    :mod:`asl_mmdet.ops.single_label`).
+    :mod:`asl_mmdet.ops.single_label`). Class indices run the fused Triton kernel
+    (:mod:`asl_mmdet.ops.fused_single_label`) where :func:`use_fused` says so, soft labels and
+    everything else the reference.
 
     Args:
         pred (Tensor): logits of shape (N, C).
@@ -141,6 +147,14 @@ def asymmetric_loss_single_label(pred: Tensor,
     Returns:
         Tensor: the loss, a scalar, or of shape (N,) for ``'none'``, in pred's dtype.
     """
-    return asymmetric_loss_single_label_ref(pred, target, weight, gamma_pos, gamma_neg,
-                                            label_smoothing, reduction, avg_factor,
-                                            loss_weight, eps)
+    args = (pred, target, weight, gamma_pos, gamma_neg, label_smoothing, reduction, avg_factor,
+            loss_weight, eps)
+    if (isinstance(pred, Tensor) and isinstance(target, Tensor)
+            and not target.dtype.is_floating_point and use_fused(pred)):
+        from .fused_single_label import asymmetric_loss_single_label_fused
+        if os.environ.get(IMPL_ENV) == 'triton':  # forced: errors surface
+            return asymmetric_loss_single_label_fused(*args)
+        return fused_support.fused_or_reference(
+            lambda: asymmetric_loss_single_label_fused(*args),
+            lambda: asymmetric_loss_single_label_ref(*args))
+    return asymmetric_loss_single_label_ref(*args)
