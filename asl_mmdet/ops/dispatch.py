@@ -11,8 +11,8 @@ implementation whatever the environment, use :func:`asl_mmdet.ops.asymmetric_los
 :mod:`asl_mmdet.ops.fused_single_label` (class indices) and :mod:`asl_mmdet.ops.single_label`
 the same way; soft labels always run the reference.
 
-With ``return_prob_sums=True`` both multi-label implementations also return the weighted sums of the paper's probability
-analysis (Sec. 2.6), computed in the same pass as the loss; see
+With ``return_prob_sums=True`` both multi-label implementations also return the weighted sums
+of the paper's probability analysis (Sec. 2.6), computed in the same pass as the loss; see
 :mod:`asl_mmdet.ops.probability_analysis`.
 """
 import importlib.util

@@ -144,14 +144,10 @@ def asl_single_label_forward_fused(pred: Tensor, target: Tensor, weight: Optiona
         pred (Tensor): logits of shape (N, C), float32, float16 or bfloat16.
         target (Tensor): class indices of shape (N,) in [0, C) (checked by the caller).
         weight (Tensor, optional): per-sample weights of shape (N,).
+
+    The caller checks the arguments and the device (CPU tensors launch compile-only, see
+    :mod:`asl_mmdet.ops.compile_report`, or under ``TRITON_INTERPRET=1``).
     """
-    if pred.dtype not in FUSED_DTYPES:
-        raise TypeError(f'the fused single-label Asymmetric Loss takes pred of dtype float32, '
-                        f'float16 or bfloat16, got {pred.dtype} (use ASL_MMDET_IMPL=ref)')
-    if pred.device.type != 'cuda' and not INTERPRETED:
-        raise RuntimeError(f'the fused single-label Asymmetric Loss needs CUDA tensors, got '
-                           f'pred on {pred.device}; set TRITON_INTERPRET=1 before importing '
-                           f'{__name__} to run its kernel on the CPU')
     num_rows, num_cols = pred.shape
     if pred.stride(1) != 1:
         pred = pred.contiguous()
@@ -229,6 +225,17 @@ def asymmetric_loss_single_label_fused(pred: Tensor,
     if target.dtype.is_floating_point:
         raise TypeError('the fused single-label Asymmetric Loss takes class indices; soft '
                         'labels run the reference (asymmetric_loss_single_label picks it)')
+    if pred.dtype not in FUSED_DTYPES:
+        raise TypeError(f'the fused single-label Asymmetric Loss takes pred of dtype float32, '
+                        f'float16 or bfloat16, got {pred.dtype} (use ASL_MMDET_IMPL=ref)')
+    if pred.device.type != 'cuda' and not INTERPRETED:
+        raise RuntimeError(f'the fused single-label Asymmetric Loss needs CUDA tensors, got '
+                           f'pred on {pred.device}; set TRITON_INTERPRET=1 before importing '
+                           f'{__name__} to run its kernel on the CPU')
+    for name, tensor in (('target', target), ('weight', weight)):
+        if tensor is not None and tensor.device != pred.device:
+            raise ValueError(f'{name} must be on the device of pred ({pred.device}), got '
+                             f'{tensor.device}')
     scale, divide_by = reduction_scale(reduction, avg_factor, loss_weight, eps, pred.shape[0])
     loss = AsymmetricLossSingleLabelTritonFunction.apply(pred, target, weight, float(gamma_pos),
                                                         float(gamma_neg),
