@@ -69,3 +69,23 @@ def reduce_like_mmdet(loss: Tensor, weight: Optional[Tensor], reduction: str,
     if reduction == 'sum':
         return loss.sum()
     return loss.mean() if avg_factor is None else loss.sum() / (avg_factor + eps)
+
+
+def asl_single_label_official(x: Tensor, targets: Tensor, gamma_pos: float, gamma_neg: float,
+                              eps: float) -> Tensor:
+    """The official repository's ``ASLSingleLabel`` math, per sample (not reduced): ``targets``
+    is the (N, C) one-hot (or soft) label tensor, used as written in place of the scattered
+    one-hot."""
+    x, targets = x.double(), targets.double()
+    num_classes = x.shape[-1]
+    log_preds = torch.log_softmax(x, dim=-1)
+    anti_targets = 1 - targets
+    xs_pos = torch.exp(log_preds)
+    xs_neg = 1 - xs_pos
+    xs_pos = xs_pos * targets
+    xs_neg = xs_neg * anti_targets
+    asymmetric_w = torch.pow(1 - xs_pos - xs_neg,
+                             gamma_pos * targets + gamma_neg * anti_targets)
+    log_preds = log_preds * asymmetric_w
+    targets_classes = targets.mul(1 - eps).add(eps / num_classes)
+    return -targets_classes.mul(log_preds).sum(dim=-1)

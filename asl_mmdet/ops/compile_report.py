@@ -3,12 +3,13 @@
 Triton compiles for a GPU without one: :func:`compile_only` replaces Triton's active driver by
 a stand-in whose current target is the requested ``sm_XX`` (device 0, stream 0) and makes every
 :class:`triton.JITFunction` launch a compile-only warm-up. The project's own host functions
-(:func:`asl_forward_fused`, :func:`scale_grad_`) are then called on CPU tensors of the real
-shape (allocated, never touched), so Triton specialises on the real strides and 16-byte
-alignment and compiles exactly the variants, with the launch configuration, that the host would
-launch. :func:`analyze` reads the cubin with the tools the triton wheel ships
-(``cuobjdump --dump-resource-usage`` for registers and spills, ``nvdisasm`` for the SASS) and
-:func:`predict_ms` turns bytes and instructions into a time with a simple roofline *model*.
+(:func:`asl_forward_fused`, :func:`scale_grad_`, :func:`asl_single_label_forward_fused`) are
+then called on CPU tensors of the real shape (allocated, never touched), so Triton specialises
+on the real strides and 16-byte alignment and compiles exactly the variants, with the launch
+configuration, that the host would launch. :func:`analyze` reads the cubin with the tools the
+triton wheel ships (``cuobjdump --dump-resource-usage`` for registers and spills, ``nvdisasm``
+for the SASS; both passes of the single-label kernel count as its loop) and :func:`predict_ms`
+turns bytes and instructions into a time with a simple roofline *model*.
 
 The kernel module must be imported compiled (without ``TRITON_INTERPRET=1``): run this in a
 process of its own (``tools/benchmarks/kernel_report.py``, or ``python -m
@@ -29,8 +30,8 @@ import torch
 
 from ..utils.tables import markdown_table
 
-__all__ = ['TARGETS', 'DEFAULT_SHAPE', 'H100', 'CALIBRATION', 'Variant', 'KernelFacts',
-           'VARIANTS', 'DEFAULT_VARIANTS', 'CI_MATRIX', 'BUDGETS', 'MAX_REGISTERS',
+__all__ = ['TARGETS', 'DEFAULT_SHAPE', 'SINGLE_LABEL_SHAPE', 'H100', 'CALIBRATION', 'Variant',
+           'KernelFacts', 'VARIANTS', 'DEFAULT_VARIANTS', 'CI_MATRIX', 'BUDGETS', 'MAX_REGISTERS',
            'has_nvidia_backend', 'compile_only', 'compile_variant', 'analyze', 'occupancy',
            'predict_ms', 'report', 'format_table', 'check', 'main']
 
@@ -38,6 +39,7 @@ __all__ = ['TARGETS', 'DEFAULT_SHAPE', 'H100', 'CALIBRATION', 'Variant', 'Kernel
 # longer reads it).
 TARGETS = (75, 80, 90, 100)
 DEFAULT_SHAPE = (358400, 80)  # ATSS's anchors of 8 images at 1333 x 800, 80 classes
+SINGLE_LABEL_SHAPE = (256, 21843)  # a batch of ImageNet-21k logits: the single-label kernel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +80,10 @@ class Variant:
     class_weight: bool = False  # a (C,) weight per class on top of weight
     prob_sums: bool = False
     reduce: bool = True
-    kernel: str = 'forward'  # or 'scale_scalar', 'scale_elementwise' (backward)
+    kernel: str = 'forward'  # or 'scale_scalar', 'scale_elementwise' (backward), 'single_label'
+    label_smoothing: float = 0.0  # single_label only
+    need_grad: bool = True  # single_label only: the second pass (the gradient) compiled in
+    shape: Optional[Tuple[int, int]] = None  # its own logits' shape, else the report's
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -113,6 +118,15 @@ def _matrix() -> List[Variant]:
                                 kernel='scale_scalar'))
         variants.append(Variant(f'backward: grad *= (N, C), {_SHORT[dtype]}', dtype,
                                 kernel='scale_elementwise'))
+    # the single-label (softmax) kernel: gammas and smoothing are runtime arguments, so its
+    # variants are the logits' dtype, a per-sample weight and whether the gradient is needed
+    single = dict(kernel='single_label', gamma_pos=0.0, gamma_neg=4.0, label_smoothing=0.1,
+                  shape=SINGLE_LABEL_SHAPE)
+    for dtype in _DTYPES:
+        variants.append(Variant(f'single-label, index, {_SHORT[dtype]}', dtype, **single))
+        variants.append(Variant(f'single-label, index, weight, {_SHORT[dtype]}', dtype,
+                                weight='n', **single))
+    variants.append(Variant('single-label, index, no grad, fp32', need_grad=False, **single))
     return variants
 
 
@@ -128,7 +142,8 @@ DEFAULT_VARIANTS = [
 # kernels (about a minute on 2 cores with Triton's cache cold).
 _CI_OTHERS = DEFAULT_VARIANTS + [
     _BY_NAME['detection + prob sums, index, fp32'], _BY_NAME['non-integer gamma, dense, fp16'],
-    _BY_NAME['backward: grad *= scalar, fp32'], _BY_NAME['backward: grad *= (N, C), bf16']
+    _BY_NAME['backward: grad *= scalar, fp32'], _BY_NAME['backward: grad *= (N, C), bf16'],
+    _BY_NAME['single-label, index, bf16']
 ]
 CI_MATRIX = {75: _CI_OTHERS, 80: _CI_OTHERS, 90: VARIANTS, 100: _CI_OTHERS}
 MAX_REGISTERS = 128  # per thread, any variant: beyond it occupancy drops below 25% on H100
@@ -244,7 +259,8 @@ def _inputs(variant: Variant, shape: Tuple[int, int]):
         target = torch.empty(num_rows, dtype=torch.int64)  # what the dense heads pass
     else:
         target = torch.empty(shape, dtype=torch.float32)  # mmpretrain's stacked labels
-    weight = {None: None, 'n1': torch.empty(num_rows).view(num_rows, 1),
+    weight = {None: None, 'n': torch.empty(num_rows),
+              'n1': torch.empty(num_rows).view(num_rows, 1),
               'nc': torch.empty(shape)}[variant.weight]
     class_weight = torch.empty(num_cols) if variant.class_weight else None
     return pred, target, weight, class_weight
@@ -258,6 +274,13 @@ def bytes_per_element(variant: Variant, shape: Tuple[int, int] = DEFAULT_SHAPE) 
         return 2 * size
     if variant.kernel == 'scale_elementwise':
         return 2 * size + 4  # grad read and written, a float32 grad_output read
+    if variant.kernel == 'single_label':
+        # logits read twice (one pass each, L2 does not hold a 21843-wide row block), the
+        # gradient written (float32 for float16 logits); per row: an index, a weight, a loss
+        grad_size = (4 if variant.dtype == 'float16' else size) if variant.need_grad else 0
+        passes = 2 if variant.need_grad else 1
+        per_row = 8 + 4 + (4 if variant.weight else 0)
+        return passes * size + grad_size + per_row / num_cols
     pred, target, weight, class_weight = _inputs(variant, shape)
     total = 2 * size  # logits in, gradient out
     total += target.element_size() * (1 if variant.target == 'dense' else 1 / num_cols)
@@ -274,6 +297,7 @@ def compile_variant(variant: Variant, arch: int,
                     shape: Tuple[int, int] = DEFAULT_SHAPE) -> List[Launch]:
     """Compile, through the host functions, the kernels ``variant`` launches on ``sm_<arch>``."""
     from .fused import INTERPRETED, asl_forward_fused, scale_grad_
+    from .fused_single_label import asl_single_label_forward_fused
     if INTERPRETED:
         raise RuntimeError('the Triton kernels were imported under TRITON_INTERPRET=1: compile '
                            'them in a process without it')
@@ -285,6 +309,11 @@ def compile_variant(variant: Variant, arch: int,
             asl_forward_fused(pred, target, weight, variant.gamma_pos, variant.gamma_neg,
                               variant.clip, variant.alpha, variant.detach, variant.reduce,
                               scale, grad_scale, True, variant.prob_sums, class_weight)
+        elif variant.kernel == 'single_label':
+            pred, target, weight, _ = _inputs(variant, shape)
+            asl_single_label_forward_fused(pred, target, weight, variant.gamma_pos,
+                                           variant.gamma_neg, variant.label_smoothing,
+                                           1.0 / shape[0], variant.need_grad)
         else:
             grad = torch.empty(shape, dtype=variant.torch_dtype)
             grad_output = (torch.empty(()) if variant.kernel == 'scale_scalar'
@@ -366,10 +395,10 @@ def _opcode(instruction: str) -> str:
     return words[0] if words else ''
 
 
-def _main_loop(instructions, labels) -> Optional[Tuple[int, int]]:
-    """``(first, last)`` indices of the largest loop: a backward branch and its label."""
+def _loops(instructions, labels) -> List[Tuple[int, int]]:
+    """``(first, last)`` indices of every loop: a backward branch and its label."""
     index = {offset: i for i, (offset, _) in enumerate(instructions)}
-    best = None
+    loops = []
     for i, (offset, text) in enumerate(instructions):
         if not _opcode(text).startswith('BRA'):
             continue
@@ -377,11 +406,21 @@ def _main_loop(instructions, labels) -> Optional[Tuple[int, int]]:
         if not target or labels.get(target.group(1), offset + 1) > offset:
             continue
         first = index[labels[target.group(1)]]
-        if first == i:  # the padding after EXIT branches to itself
-            continue
-        if best is None or i - first > best[1] - best[0]:
-            best = (first, i)
-    return best
+        if first != i:  # the padding after EXIT branches to itself
+            loops.append((first, i))
+    return loops
+
+
+def _main_loop(instructions, labels) -> Optional[Tuple[int, int]]:
+    """``(first, last)`` indices of the largest loop."""
+    return max(_loops(instructions, labels), key=lambda loop: loop[1] - loop[0], default=None)
+
+
+def _outer_loops(instructions, labels) -> List[Tuple[int, int]]:
+    """The loops not inside another one (the single-label kernel's two passes)."""
+    loops = _loops(instructions, labels)
+    return [a for a in loops if not any(b != a and b[0] <= a[0] and a[1] <= b[1]
+                                        for b in loops)]
 
 
 def _width(opcode: str) -> int:
@@ -426,9 +465,15 @@ def analyze(variant: Variant, launch: Launch, arch: int,
     c = launch.constants
     tile = c['BLOCK'] if 'BLOCK' in c else c['BLOCK_N'] * c['BLOCK_C']
     per_trip = max(tile // threads, 1)
-    loop = _main_loop(instructions, labels)
-    body = instructions[loop[0]:loop[1] + 1] if loop else [
-        item for item in instructions if _opcode(item[1]) not in ('NOP', 'EXIT', 'BRA')]
+    if variant.kernel == 'single_label':  # both passes run over every element: both count
+        loops = _outer_loops(instructions, labels)
+        loop = loops[0] if loops else None
+        body = [item for first, last in loops for item in instructions[first:last + 1]]
+    else:
+        loop = _main_loop(instructions, labels)
+        body = instructions[loop[0]:loop[1] + 1] if loop else []
+    if not loop:
+        body = [item for item in instructions if _opcode(item[1]) not in ('NOP', 'EXIT', 'BRA')]
     opcodes = [_opcode(text) for _, text in body]
     mufu = sum(op.startswith('MUFU') for op in opcodes)
     loads = sorted({_width(op) for op in opcodes if op.startswith(('LDG', 'LD.'))})
@@ -456,8 +501,9 @@ def report(variants: Sequence[Variant] = VARIANTS, targets: Sequence[int] = TARG
     facts = []
     for arch in targets:
         for variant in variants:
-            for launch in compile_variant(variant, arch, shape):
-                facts.append(analyze(variant, launch, arch, shape))
+            variant_shape = variant.shape or shape
+            for launch in compile_variant(variant, arch, variant_shape):
+                facts.append(analyze(variant, launch, arch, variant_shape))
     return facts
 
 
@@ -540,7 +586,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     else:
         import triton
         print(f'torch {torch.__version__}, triton {triton.__version__}, logits '
-              f'{DEFAULT_SHAPE[0]} x {DEFAULT_SHAPE[1]}; occupancy and times for an '
+              f'{DEFAULT_SHAPE[0]} x {DEFAULT_SHAPE[1]} (single-label: '
+              f'{SINGLE_LABEL_SHAPE[0]} x {SINGLE_LABEL_SHAPE[1]}); occupancy and times for an '
               f'{H100.name}')
         print(format_table(facts))
         print(f'\nmodel ms = max(bytes / {H100.copy_tb_s} TB/s, SASS / ({H100.sms} SMs x '

@@ -18,8 +18,8 @@ from torch import Tensor
 
 __all__ = ['ASLParams', 'make_asymmetric_loss', 'check_asl_params', 'check_avg_factor',
            'check_bool', 'check_class_weight', 'check_inputs', 'check_number',
-           'check_reduction', 'check_target_values', 'class_weight_tensor', 'reduction_scale',
-           'DEFAULT_EPS', 'FUSED_DTYPES', 'IGNORE_LABEL', 'REDUCTIONS']
+           'check_reduction', 'check_target_values', 'class_weight_tensor', 'describe',
+           'reduction_scale', 'DEFAULT_EPS', 'FUSED_DTYPES', 'IGNORE_LABEL', 'REDUCTIONS']
 
 REDUCTIONS = ('none', 'mean', 'sum')
 DEFAULT_EPS = torch.finfo(torch.float32).eps  # MMDetection's, added to avg_factor
@@ -54,7 +54,7 @@ def check_number(name: str, value, low: float = -math.inf, high: float = math.in
 def check_bool(name: str, value) -> None:
     """Raise ``TypeError`` unless ``value`` is a bool (a string such as ``'False'`` is not)."""
     if not isinstance(value, bool):
-        raise TypeError(f'{name} must be a bool, got {_describe(value)}')
+        raise TypeError(f'{name} must be a bool, got {describe(value)}')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +121,7 @@ def check_avg_factor(avg_factor: Optional[Union[float, Tensor]], reduction: str)
         return
     if avg_factor.numel() != 1 or avg_factor.dtype == torch.bool or avg_factor.is_complex():
         raise ValueError(f'avg_factor must be a number or a one-element real Tensor, got '
-                         f'{_describe(avg_factor)}')
+                         f'{describe(avg_factor)}')
     if avg_factor.device.type == 'cpu' and not torch.compiler.is_compiling():
         check_number('avg_factor', avg_factor.item(), 0, low_inclusive=False)
     else:
@@ -132,12 +132,12 @@ def check_avg_factor(avg_factor: Optional[Union[float, Tensor]], reduction: str)
 def check_inputs(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> Optional[Tensor]:
     """Check shapes and dtypes; return ``weight`` viewed as (N, 1) or (N, C)."""
     if not isinstance(pred, Tensor) or not pred.dtype.is_floating_point:
-        raise TypeError(f'pred must be a floating-point Tensor, got {_describe(pred)}')
+        raise TypeError(f'pred must be a floating-point Tensor, got {describe(pred)}')
     if pred.dim() != 2:
         raise ValueError(f'pred must have shape (N, C), got {tuple(pred.shape)}')
     num, num_classes = pred.shape
     if not isinstance(target, Tensor):
-        raise TypeError(f'target must be a Tensor, got {_describe(target)}')
+        raise TypeError(f'target must be a Tensor, got {describe(target)}')
     if target.dtype.is_floating_point:
         if target.shape != pred.shape:
             raise ValueError(f'target of dtype {target.dtype} must have the shape of pred '
@@ -152,7 +152,7 @@ def check_inputs(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> Opti
     if weight is None:
         return None
     if not isinstance(weight, Tensor):
-        raise TypeError(f'weight must be a Tensor or None, got {_describe(weight)}')
+        raise TypeError(f'weight must be a Tensor or None, got {describe(weight)}')
     if weight.shape in ((num, ), (num, 1)):
         return weight.reshape(num, 1)
     if weight.shape == (num, num_classes):
@@ -161,7 +161,8 @@ def check_inputs(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> Opti
                      f'to match pred, got {tuple(weight.shape)}')
 
 
-def _describe(value) -> str:
+def describe(value) -> str:
+    """A bad argument in an error message: a tensor's dtype and shape, else repr and type."""
     if isinstance(value, Tensor):
         return f'Tensor of dtype {value.dtype} and shape {tuple(value.shape)}'
     return f'{value!r} ({type(value).__name__})'
@@ -212,7 +213,7 @@ def check_class_weight(class_weight) -> Optional[Tensor]:
         return None
     if not isinstance(class_weight, (list, tuple)):
         raise TypeError(f'class_weight must be None or a list / tuple of numbers, one per '
-                        f'class, got {_describe(class_weight)}')
+                        f'class, got {describe(class_weight)}')
     if len(class_weight) == 0:
         raise ValueError('class_weight must hold one weight per class, got an empty '
                          f'{type(class_weight).__name__}')

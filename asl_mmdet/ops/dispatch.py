@@ -1,4 +1,4 @@
-"""Asymmetric Loss entry point: picks the implementation.
+"""Asymmetric Loss entry points: pick the implementation.
 
 :func:`asymmetric_loss` runs the fused Triton kernel (:mod:`asl_mmdet.ops.fused`) for CUDA
 logits of dtype float32, float16 or bfloat16 when Triton is installed, and the plain-PyTorch
@@ -7,8 +7,12 @@ reference (:mod:`asl_mmdet.ops.reference`) otherwise. The environment variable
 implementation whatever the environment, use :func:`asl_mmdet.ops.asymmetric_loss_ref` or
 :func:`asl_mmdet.ops.asymmetric_loss_fused` (same signature).
 
-With ``return_prob_sums=True`` both also return the weighted sums of the paper's probability
-analysis (Sec. 2.6), computed in the same pass as the loss; see
+:func:`asymmetric_loss_single_label` (the softmax loss) picks between
+:mod:`asl_mmdet.ops.fused_single_label` (class indices) and :mod:`asl_mmdet.ops.single_label`
+the same way; soft labels always run the reference.
+
+With ``return_prob_sums=True`` both multi-label implementations also return the weighted sums
+of the paper's probability analysis (Sec. 2.6), computed in the same pass as the loss; see
 :mod:`asl_mmdet.ops.probability_analysis`.
 """
 import importlib.util
@@ -20,8 +24,10 @@ from torch import Tensor
 from . import fused_support
 from .contract import DEFAULT_EPS
 from .reference import asymmetric_loss_ref
+from .single_label import asymmetric_loss_single_label_ref
 
-__all__ = ['asymmetric_loss', 'use_fused', 'HAS_TRITON', 'IMPL_ENV', 'IMPLS']
+__all__ = ['asymmetric_loss', 'asymmetric_loss_single_label', 'use_fused', 'HAS_TRITON',
+           'IMPL_ENV', 'IMPLS']
 
 IMPL_ENV = 'ASL_MMDET_IMPL'
 IMPLS = ('auto', 'ref', 'triton')
@@ -114,3 +120,53 @@ def asymmetric_loss(pred: Tensor,
         return fused_support.fused_or_reference(lambda: asymmetric_loss_fused(*args),
                                                 lambda: asymmetric_loss_ref(*args))
     return asymmetric_loss_ref(*args)
+
+
+def asymmetric_loss_single_label(pred: Tensor,
+                                 target: Tensor,
+                                 weight: Optional[Tensor] = None,
+                                 gamma_pos: float = 0.0,
+                                 gamma_neg: float = 4.0,
+                                 label_smoothing: float = 0.1,
+                                 reduction: str = 'mean',
+                                 avg_factor: Optional[Union[float, Tensor]] = None,
+                                 loss_weight: float = 1.0,
+                                 eps: float = DEFAULT_EPS) -> Tensor:
+    """Single-label (softmax) Asymmetric Loss with MMDetection's reduction rules.
+
+    For ``log p = log_softmax(z)``, labels ``t`` (one-hot of a class index, or soft),
+    ``w_c = (t_c (1 - p_c) + (1 - t_c) p_c) ^ (gamma_pos t_c + gamma_neg (1 - t_c))`` and the
+    smoothed labels ``s = (1 - label_smoothing) t + label_smoothing / C``, the loss of a sample
+    is ``-sum_c s_c w_c log p_c``: the official ``ASLSingleLabel`` (see
+    :mod:`asl_mmdet.ops.single_label`). Class indices run the fused Triton kernel
+    (:mod:`asl_mmdet.ops.fused_single_label`) where :func:`use_fused` says so, soft labels and
+    everything else the reference.
+
+    Args:
+        pred (Tensor): logits of shape (N, C).
+        target (Tensor): class indices of shape (N,) in [0, C) (an integer dtype), or soft
+            labels of shape (N, C) in [0, 1] (mixup / cutmix).
+        weight (Tensor, optional): per-sample weights of shape (N,).
+        gamma_pos (float): ``gamma_+`` >= 0, focusing of the labelled class.
+        gamma_neg (float): ``gamma_-`` >= 0, focusing of the other classes.
+        label_smoothing (float): in [0, 1).
+        reduction (str): ``'none'`` (the (N,) per-sample loss), ``'mean'`` or ``'sum'``.
+        avg_factor (float | Tensor, optional): with ``'mean'``, the loss is
+            ``sum / (avg_factor + eps)``; with ``'sum'`` it is an error.
+        loss_weight (float): factor applied to the result.
+        eps (float): added to ``avg_factor``.
+
+    Returns:
+        Tensor: the loss, a scalar, or of shape (N,) for ``'none'``, in pred's dtype.
+    """
+    args = (pred, target, weight, gamma_pos, gamma_neg, label_smoothing, reduction, avg_factor,
+            loss_weight, eps)
+    if (isinstance(pred, Tensor) and isinstance(target, Tensor)
+            and not target.dtype.is_floating_point and use_fused(pred)):
+        from .fused_single_label import asymmetric_loss_single_label_fused
+        if os.environ.get(IMPL_ENV) == 'triton':  # forced: errors surface
+            return asymmetric_loss_single_label_fused(*args)
+        return fused_support.fused_or_reference(
+            lambda: asymmetric_loss_single_label_fused(*args),
+            lambda: asymmetric_loss_single_label_ref(*args))
+    return asymmetric_loss_single_label_ref(*args)

@@ -1,6 +1,7 @@
 """Each ASL config differs from its baseline siblings in the classification loss alone:
 model.bbox_head.loss_cls for detection (focal loss), model.head.loss for multi-label
-classification (BCE, focal loss)."""
+classification (BCE, focal loss) and for single-label classification (label-smoothed
+cross-entropy)."""
 import os.path as osp
 
 import pytest
@@ -84,3 +85,22 @@ def test_only_head_loss_differs(asl_name, baseline_name, baseline_type):
     assert asl.custom_imports == dict(imports=['asl_mmdet'], allow_failed_imports=False)
     loss = MMPRETRAIN_MODELS.build(loss_cfg)
     assert type(loss).__module__ == 'asl_mmdet.models.losses.asymmetric_loss'
+
+
+def test_single_label_cub_configs_build_and_differ_only_in_the_loss():
+    assert differing_parents('resnet50_cub_asl-single-label',
+                             'resnet50_cub_ce-ls') == {'model.head.loss'}
+    asl = Config.fromfile(osp.join(CONFIGS, 'resnet50_cub_asl-single-label.py'))
+    baseline = Config.fromfile(osp.join(CONFIGS, 'resnet50_cub_ce-ls.py'))
+    assert asl.default_scope == baseline.default_scope == 'mmpretrain'
+    assert asl.custom_imports == dict(imports=['asl_mmdet'], allow_failed_imports=False)
+    assert asl.model.head.type == 'LinearClsHead' and asl.model.head.num_classes == 200
+    assert (asl.model.head.loss.type, asl.model.head.loss.gamma_pos,
+            asl.model.head.loss.gamma_neg, asl.model.head.loss.label_smoothing) == (
+                'ASLSingleLabelLoss', 0.0, 4.0, 0.1)
+    assert 'use_sigmoid' not in asl.model.head.loss  # _delete_ worked
+    for cfg, module in ((asl, 'asl_mmdet.models.losses.asymmetric_loss_single_label'),
+                        (baseline, 'mmpretrain.models.losses.label_smooth_loss')):
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            model = MMPRETRAIN_MODELS.build(cfg.model)
+        assert type(model.head.loss_module).__module__ == module
