@@ -8,27 +8,13 @@
 # two configs' mAP compare; to leave the crowd-only categories out of the metrics as well, see
 # the README ("Unknown labels").
 # The train pipeline is the recipe's (./_base_/ml_resnet50_448_official.py, ml_train_pipeline)
-# with the transform before PackInputs; a test checks it.
+# with the transform before PackInputs.
 _base_ = ['./resnet50_coco-ml_asl.py']
 
-num_classes = 80
-image_size = 448
 train_dataloader = dict(
     dataset=dict(
         crowd_as_unknown=True,
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='Resize', scale=(image_size, image_size)),
-            dict(type='Cutout', shape=image_size // 2, prob=1.0, pad_val=128),
-            dict(
-                type='RandAugment',
-                policies='timm_increasing',
-                num_policies=2,
-                total_level=10,
-                magnitude_level=9,
-                magnitude_std=0.5,
-                hparams=dict(pad_val=[128, 128, 128], interpolation='bilinear')),
-            dict(type='UnknownLabelsToScore', num_classes=num_classes,
-                 unknown_key='gt_label_difficult'),
+        pipeline=_base_.ml_train_pipeline[:-1] + [
+            dict(type='UnknownLabelsToScore', num_classes=80, unknown_key='gt_label_difficult'),
             dict(type='PackInputs'),
         ]))

@@ -242,3 +242,21 @@ def test_no_test_loads_a_tool_by_its_path():
                     and 'tools' in ast.unparse(node)):
                 bad.append(f'{os.path.relpath(path, ROOT)}:{node.lineno}: {ast.unparse(node)}')
     assert bad == []
+
+
+def test_no_test_module_imports_another():
+    """What tests share lives in helper modules (tests/asl_oracle.py, tests/run_utils.py,
+    tests/test_ops/helpers.py, ...), conftest fixtures or a package's __init__.py: a test module
+    imports no other test module."""
+    bad = []
+    for path in _python_files('tests'):
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module else
+                     [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                if name.startswith('tests.') and name.split('.')[-1].startswith('test_') and \
+                        os.path.isfile(os.path.join(ROOT, *name.split('.')) + '.py'):
+                    bad.append(f'{os.path.relpath(path, ROOT)}:{node.lineno} imports {name}')
+    assert bad == []

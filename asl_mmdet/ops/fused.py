@@ -55,7 +55,8 @@ from torch.library import triton_op, wrap_triton
 from .contract import FUSED_DTYPES, make_asymmetric_loss
 from .reference import check_first_order
 
-__all__ = ['asymmetric_loss_fused', 'asl_forward_fused', 'scale_grad_', 'INTERPRETED',
+__all__ = ['asymmetric_loss_fused', 'asl_forward_fused', 'scale_grad_', 'check_fused_inputs',
+           'INTERPRETED',
            'AsymmetricLossTritonFunction']
 
 # Elements per forward tile (BLOCK_N * BLOCK_C) and warps per program: 8 elements per thread,
@@ -524,16 +525,23 @@ def _strides(tensor: Tensor, num_cols: int) -> Tuple[Tensor, int, int]:
     return tensor, tensor.stride(0), stride_c
 
 
-def _check_devices(pred: Tensor, target: Tensor, weight: Optional[Tensor],
-                   class_weight: Optional[Tensor] = None) -> None:
+def check_fused_inputs(loss: str, pred: Tensor, **tensors: Optional[Tensor]) -> None:
+    """Raise naming the problem unless the fused kernels can take ``pred`` (fp32 / fp16 / bf16,
+    on CUDA or under ``TRITON_INTERPRET=1``) and ``tensors`` (None, or on pred's device).
+
+    Args:
+        loss (str): the loss, as the message names it.
+        pred (Tensor): the logits.
+        **tensors: the other inputs by argument name.
+    """
     if pred.dtype not in FUSED_DTYPES:
-        raise TypeError(f'the fused Asymmetric Loss takes pred of dtype float32, float16 or '
-                        f'bfloat16, got {pred.dtype} (use ASL_MMDET_IMPL=ref)')
+        raise TypeError(f'the fused {loss} takes pred of dtype float32, float16 or bfloat16, '
+                        f'got {pred.dtype} (use ASL_MMDET_IMPL=ref)')
     if pred.device.type != 'cuda' and not INTERPRETED:
-        raise RuntimeError(f'the fused Asymmetric Loss needs CUDA tensors, got pred on '
-                           f'{pred.device}; set TRITON_INTERPRET=1 before importing '
-                           f'{__name__} to run its kernels on the CPU')
-    for name, tensor in (('target', target), ('weight', weight), ('class_weight', class_weight)):
+        raise RuntimeError(f'the fused {loss} needs CUDA tensors, got pred on {pred.device}; '
+                           f'set TRITON_INTERPRET=1 before importing asl_mmdet.ops.fused to '
+                           f'run its kernels on the CPU')
+    for name, tensor in tensors.items():
         if tensor is not None and tensor.device != pred.device:
             raise ValueError(f'{name} must be on the device of pred ({pred.device}), got '
                              f'{tensor.device}')
@@ -739,7 +747,8 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
         if torch.compiler.is_compiling():
             loss, grad, ok, sums = torch.ops.asl_mmdet.asl_forward(*args)
         else:
-            _check_devices(pred, target, weight, class_weight)
+            check_fused_inputs('Asymmetric Loss', pred, target=target, weight=weight,
+                               class_weight=class_weight)
             with _device_of(pred):
                 loss, grad, ok, sums = asl_forward_fused(*args)
         torch._assert_async(ok, _LABEL_MESSAGE)

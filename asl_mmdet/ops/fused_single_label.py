@@ -41,7 +41,8 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from .contract import DEFAULT_EPS, FUSED_DTYPES, reduction_scale
+from .contract import DEFAULT_EPS, reduction_scale
+from .fused import check_fused_inputs
 from .reference import check_first_order
 from .single_label import check_single_label_args
 
@@ -225,17 +226,7 @@ def asymmetric_loss_single_label_fused(pred: Tensor,
     if target.dtype.is_floating_point:
         raise TypeError('the fused single-label Asymmetric Loss takes class indices; soft '
                         'labels run the reference (asymmetric_loss_single_label picks it)')
-    if pred.dtype not in FUSED_DTYPES:
-        raise TypeError(f'the fused single-label Asymmetric Loss takes pred of dtype float32, '
-                        f'float16 or bfloat16, got {pred.dtype} (use ASL_MMDET_IMPL=ref)')
-    if pred.device.type != 'cuda' and not INTERPRETED:
-        raise RuntimeError(f'the fused single-label Asymmetric Loss needs CUDA tensors, got '
-                           f'pred on {pred.device}; set TRITON_INTERPRET=1 before importing '
-                           f'{__name__} to run its kernel on the CPU')
-    for name, tensor in (('target', target), ('weight', weight)):
-        if tensor is not None and tensor.device != pred.device:
-            raise ValueError(f'{name} must be on the device of pred ({pred.device}), got '
-                             f'{tensor.device}')
+    check_fused_inputs('single-label Asymmetric Loss', pred, target=target, weight=weight)
     scale, divide_by = reduction_scale(reduction, avg_factor, loss_weight, eps, pred.shape[0])
     loss = AsymmetricLossSingleLabelTritonFunction.apply(pred, target, weight, float(gamma_pos),
                                                         float(gamma_neg),

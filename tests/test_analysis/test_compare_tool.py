@@ -81,6 +81,7 @@ def test_work_dirs_with_the_same_last_name_are_both_reported(dataset, tmp_path):
     assert 'a/run: no interval, no predictions kept by a/run' in out
 
 
+@pytest.mark.slow
 def test_seeds_grouped_with_intervals_and_verdicts(dataset, tmp_path):
     w = tmp_path / 'work_dirs'
     dirs = [write_run(str(w / f'{config}_seed{seed}'), dataset['ann_file'],
@@ -126,6 +127,7 @@ def run_failing(*args):
     return result.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_clear_one_line_errors(dataset, tmp_path):
     run = write_run(str(tmp_path / 'run'), dataset['ann_file'], ap=dataset['weak_ap'])
     missing = str(tmp_path / 'missing')

@@ -12,25 +12,13 @@ import asl_mmdet  # noqa: F401  (registers ASLoss)
 from mmdet.registry import MODELS
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
+from tests.test_configs import flatten
+
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs')
 DETECTORS = ['atss', 'retinanet', 'fcos', 'dino-4scale']
 CLASSIFIERS = [('resnet50_coco-ml_asl', 'resnet50_coco-ml_bce', 'CrossEntropyLoss'),
                ('resnet50_coco-ml_asl', 'resnet50_coco-ml_focal', 'FocalLoss'),
                ('resnet50_voc07_asl', 'resnet50_voc07_bce', 'CrossEntropyLoss')]
-
-
-def flatten(node, prefix=''):
-    """{'a.b.0.c': leaf, ...} for nested dicts and lists."""
-    if isinstance(node, dict):
-        items = node.items()
-    elif isinstance(node, (list, tuple)):
-        items = enumerate(node)
-    else:
-        return {prefix: node}
-    out = {}
-    for key, value in items:
-        out.update(flatten(value, f'{prefix}.{key}' if prefix else str(key)))
-    return out
 
 
 def differing_parents(config_a, config_b):

@@ -17,7 +17,7 @@ from mmpretrain.registry import DATASETS, TRANSFORMS
 import asl_mmdet  # noqa: F401  (registers CocoMultiLabel and UnknownLabelsToScore)
 from asl_mmdet.datasets import UnknownLabelsToScore
 from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
-from tests.test_configs.test_sibling_configs import flatten
+from tests.test_configs import flatten
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs')
 UNKNOWN_CONFIGS = [
@@ -42,7 +42,8 @@ def test_parent_plus_the_transform(name, parent, other_keys):
                      unknown_key='gt_label_difficult')
     assert pipeline == base_pipeline[:-1] + [transform] + base_pipeline[-1:]
     assert pipeline[-1]['type'] == 'PackInputs'
-    assert type(TRANSFORMS.build(pipeline[-2])) is UnknownLabelsToScore
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        assert type(TRANSFORMS.build(pipeline[-2])) is UnknownLabelsToScore
 
     flat, flat_base = flatten(cfg.to_dict()), flatten(base.to_dict())
     differing = {key for key in flat.keys() | flat_base.keys()

@@ -16,6 +16,8 @@ from mmpretrain.structures import DataSample
 
 from asl_mmdet.datasets import CocoMultiLabel, UnknownLabelsToScore
 from asl_mmdet.datasets.synthetic_coco import generate_coco_detection
+from asl_mmdet.models.losses import ASLoss
+from tests.asl_oracle import asl_paper
 
 
 @pytest.mark.parametrize('labels, unknown, expected', [
@@ -33,8 +35,10 @@ def test_score_values(labels, unknown, expected):
 
 
 def test_registered_and_custom_key():
-    transform = TRANSFORMS.build(dict(type='UnknownLabelsToScore', num_classes=3,
-                                      unknown_key='gt_label_crowd'))
+    # in mmpretrain's scope, whatever scope an earlier test left as the default
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        transform = TRANSFORMS.build(dict(type='UnknownLabelsToScore', num_classes=3,
+                                          unknown_key='gt_label_crowd'))
     assert type(transform) is UnknownLabelsToScore
     out = transform(dict(gt_label=[2], gt_label_crowd=[0]))
     np.testing.assert_array_equal(out['gt_score'], [-1, 0, 1])
@@ -56,15 +60,15 @@ def test_bad_arguments_and_results():
         transform(dict(gt_label=[0], gt_label_difficult=[3]))
 
 
-class RecordingLoss(torch.nn.Module):
-    """Stands in for the loss and keeps what the head gives it."""
+class RecordingLoss(ASLoss):
+    """ASLoss that keeps what the head gives it."""
 
     def forward(self, cls_score, target, avg_factor=None):
-        self.target, self.avg_factor = target, avg_factor
-        return cls_score.sum() * 0
+        self.cls_score, self.target, self.avg_factor = cls_score, target, avg_factor
+        return super().forward(cls_score, target, avg_factor=avg_factor)
 
 
-def test_crowd_only_categories_reach_the_loss_as_minus_one(tmp_path):
+def test_crowd_only_categories_reach_the_loss_as_minus_one_and_are_ignored(tmp_path):
     root = str(tmp_path)
     generate_coco_detection(root, 'train', 6, seed=3, image_size=32, unlabelled_fraction=0.0)
     ann = osp.join(root, 'annotations', 'instances_train.json')
@@ -90,7 +94,7 @@ def test_crowd_only_categories_reach_the_loss_as_minus_one(tmp_path):
         head = MODELS.build(dict(type='MultiLabelLinearClsHead', num_classes=num_classes,
                                  in_channels=4, loss=loss))
     samples = preprocessor(batch, training=True)['data_samples']
-    head.loss((torch.randn(len(samples), 4), ), samples)
+    losses = head.loss((torch.randn(len(samples), 4), ), samples)
 
     order = {cat['id']: i for i, cat in enumerate(data['categories'])}
     expected = torch.zeros(len(dataset), num_classes)
@@ -108,6 +112,13 @@ def test_crowd_only_categories_reach_the_loss_as_minus_one(tmp_path):
     assert loss.target.shape == (len(dataset), num_classes)
     torch.testing.assert_close(loss.target, expected, rtol=0, atol=0)
     assert loss.avg_factor == len(dataset)
+    # ASLoss leaves the unknown label out: Eq. 7 in float64 over the known labels only
+    known = expected != -1
+    elementwise = asl_paper(loss.cls_score.detach(), expected.clamp(min=0), 0.0, 4.0, 0.05)
+    oracle = (elementwise * known).sum() / len(dataset)
+    assert losses['loss'].item() == pytest.approx(oracle.item(), rel=1e-5)
+    assert losses['loss'].item() != pytest.approx((elementwise.sum() / len(dataset)).item(),
+                                                  rel=1e-5)
 
 
 def average_precision_f64(scores: np.ndarray, targets: np.ndarray) -> float:

@@ -145,6 +145,7 @@ def test_duplicate_run_names_are_an_error(work_dirs):
     assert "run names must be unique, got ['atss_asl', 'atss_asl']" in info.value.code
 
 
+@pytest.mark.slow
 def test_script_exit_status(work_dirs, tmp_path):
     out_dir = str(tmp_path / 'out')
     result = run_python(SCRIPT, work_dirs['focal'], '--out-dir', out_dir, timeout=300)

@@ -1,18 +1,17 @@
 """The Asymmetric Loss as an MMDetection (and mmpretrain) loss module."""
-import importlib.util
 from typing import Optional, Sequence, Union
 
 import torch.nn as nn
-from mmdet.registry import MODELS
 from torch import Tensor
 
 from asl_mmdet.ops import asymmetric_loss, check_asl_params
-from asl_mmdet.ops.contract import DEFAULT_EPS, REDUCTIONS, check_class_weight
+from asl_mmdet.ops.contract import DEFAULT_EPS, check_class_weight
+from .registry import check_reduction_override, register_loss
 
 __all__ = ['ASLoss']
 
 
-@MODELS.register_module()
+@register_loss
 class ASLoss(nn.Module):
     r"""Asymmetric Loss (ASL), Ridnik et al., "Asymmetric Loss For Multi-Label
     Classification", ICCV 2021.
@@ -144,9 +143,7 @@ class ASLoss(nn.Module):
                 f'{type(target).__name__} ({parts}): the (labels, scores) targets of GFLHead, '
                 f'RTMDetHead and TOODHead for QualityFocalLoss, which train the IoU quality of '
                 f'each box rather than its label. Keep QualityFocalLoss in these heads')
-        if reduction_override not in (None, ) + REDUCTIONS:
-            raise ValueError(f'reduction_override must be None or one of {REDUCTIONS}, '
-                             f'got {reduction_override!r}')
+        check_reduction_override(reduction_override)
         if not isinstance(self.track_prob_stats, bool):
             raise TypeError(f'track_prob_stats must be a bool, got {self.track_prob_stats!r}')
         out = asymmetric_loss(
@@ -186,10 +183,3 @@ class ASLoss(nn.Module):
                 f'alpha={self.alpha}, detach_focal_weight={self.detach_focal_weight}, '
                 f'reduction={self.reduction!r}, loss_weight={self.loss_weight}, '
                 f'class_weight={self.class_weight}')
-
-
-# mmpretrain's MODELS is a sibling of MMDetection's (both children of MMEngine's): register the
-# same class there, so `type='ASLoss'` builds it in a classification config's scope too.
-if importlib.util.find_spec('mmpretrain') is not None:
-    from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
-    MMPRETRAIN_MODELS.register_module(module=ASLoss)

@@ -1,18 +1,17 @@
 """The single-label (softmax) Asymmetric Loss as an mmpretrain (and MMDetection) loss module."""
-import importlib.util
 from typing import Optional, Union
 
 import torch.nn as nn
-from mmdet.registry import MODELS
 from torch import Tensor
 
 from asl_mmdet.ops import asymmetric_loss_single_label
-from asl_mmdet.ops.contract import DEFAULT_EPS, REDUCTIONS, check_number, check_reduction
+from asl_mmdet.ops.contract import DEFAULT_EPS, check_number, check_reduction
+from .registry import check_reduction_override, register_loss
 
 __all__ = ['ASLSingleLabelLoss']
 
 
-@MODELS.register_module()
+@register_loss
 class ASLSingleLabelLoss(nn.Module):
     r"""Single-label Asymmetric Loss: the softmax form of ASL (Ridnik et al., "Asymmetric Loss
     For Multi-Label Classification", ICCV 2021) that the official repository ships as
@@ -94,9 +93,7 @@ class ASLSingleLabelLoss(nn.Module):
         if kwargs:
             raise TypeError(f'ASLSingleLabelLoss.forward got unexpected keyword arguments '
                             f'{sorted(kwargs)}')
-        if reduction_override not in (None, ) + REDUCTIONS:
-            raise ValueError(f'reduction_override must be None or one of {REDUCTIONS}, '
-                             f'got {reduction_override!r}')
+        check_reduction_override(reduction_override)
         return asymmetric_loss_single_label(
             cls_score,
             label,
@@ -113,10 +110,3 @@ class ASLSingleLabelLoss(nn.Module):
         return (f'gamma_pos={self.gamma_pos}, gamma_neg={self.gamma_neg}, '
                 f'label_smoothing={self.label_smoothing}, reduction={self.reduction!r}, '
                 f'loss_weight={self.loss_weight}')
-
-
-# mmpretrain's MODELS is a sibling of MMDetection's: register the class there too, so that
-# `type='ASLSingleLabelLoss'` builds it in a classification config's scope.
-if importlib.util.find_spec('mmpretrain') is not None:
-    from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
-    MMPRETRAIN_MODELS.register_module(module=ASLSingleLabelLoss)
