@@ -9,7 +9,7 @@ TORCH := torch==$(TORCH_VERSION) torchvision==0.29.1
 MM := mmdet==3.3.0 mmpretrain==1.2.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo demo-cls gpu-check clean-venv soak-ddp soak-fresh
+.PHONY: install test demo demo-cls demo-single gpu-check clean-venv soak-ddp soak-fresh
 
 install: $(STAMP)
 
@@ -79,6 +79,9 @@ gpu-check: install
 
 demo-cls: install
 	$(PY) tools/demo.py --task cls
+
+demo-single: install
+	$(PY) tools/demo.py --task single
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,19 +1,24 @@
-"""Run configurations of the demos, both tasks: a detection or mmpretrain multi-label config
-run on the embedded synthetic data (:mod:`asl_mmdet.datasets.synthetic_coco`), the demo's and
-the tests' settings.
+"""Run configurations of the demos, every task: a detection config, an mmpretrain multi-label
+or single-label classification config run on the embedded synthetic data
+(:mod:`asl_mmdet.datasets.synthetic_coco`), the demo's and the tests' settings.
 
 The real configs keep their datasets, input scale and schedule; these overrides swap in the
 generated data, a small input scale, a short iteration-based schedule (:func:`iter_schedule`,
-shared by both tasks) and no pretrained weights (nothing is downloaded).
+shared by every task) and no pretrained weights (nothing is downloaded).
 
 - detection (:func:`demo_overrides`): SGD with a linear warm-up;
-- classification (:func:`cls_demo_overrides`): the recipe's schedule shape over the demo's
-  iterations (one-cycle lr, Adam's beta1 cycled), a faster EMA and optionally a smaller ResNet.
+- multi-label classification (:func:`cls_demo_overrides`): the recipe's schedule shape over
+  the demo's iterations (one-cycle lr, Adam's beta1 cycled), a faster EMA and optionally a
+  smaller ResNet;
+- single-label classification (:func:`single_label_demo_overrides`): the generated objects'
+  crops (24 colour x shape classes) in place of CUB-200, the recipe's SGD with its linear
+  warm-up and cosine decay over the demo's iterations, top-1 and top-5 accuracy, optionally a
+  smaller ResNet.
 
 :func:`demo_config` picks the task from the config, logs the paper's probability analysis
-(p_t+, p_t-, Delta p: ``ASLProbabilityHook``) with the other scalars, and keeps the per-image
-predictions of every evaluation in ``WORK_DIR/predictions/`` for the paired bootstrap of
-tools/compare.py.
+(p_t+, p_t-, Delta p: ``ASLProbabilityHook``, sigmoid losses: not for single-label runs) with
+the other scalars, and keeps the per-image predictions of every evaluation in
+``WORK_DIR/predictions/`` for the paired bootstrap of tools/compare.py.
 """
 import copy
 import os.path as osp
@@ -22,9 +27,10 @@ from typing import List, Optional
 from mmengine.config import Config
 
 from .analysis.predictions import PREDICTIONS_DIR, keep_predictions
-from .datasets.synthetic_coco import CLASSES, VOC_SPLITS
+from .datasets.synthetic_coco import CLASSES, SINGLE_LABEL_DIR, VOC_SPLITS
 
-__all__ = ['demo_overrides', 'cls_demo_overrides', 'demo_config', 'iter_schedule']
+__all__ = ['demo_overrides', 'cls_demo_overrides', 'single_label_demo_overrides',
+           'is_single_label', 'demo_config', 'iter_schedule']
 
 PROB_HOOKS = ('ASLProbabilityHook', 'AdaptiveAsymmetryHook')
 
@@ -125,26 +131,31 @@ def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
     """Load ``config_file``, merge the demo overrides of its task and set ``work_dir``.
 
     Args:
-        config_file (str): a detection config, or an mmpretrain multi-label classification
-            config (``default_scope='mmpretrain'``).
+        config_file (str): a detection config, or an mmpretrain multi-label or single-label
+            classification config (``default_scope='mmpretrain'``; :func:`is_single_label`).
         data_root (str): root written by
-            :func:`~asl_mmdet.datasets.synthetic_coco.ensure_demo_data` (classification:
-            :func:`~asl_mmdet.datasets.synthetic_coco.ensure_demo_cls_data`).
+            :func:`~asl_mmdet.datasets.synthetic_coco.ensure_demo_data` (multi-label:
+            :func:`~asl_mmdet.datasets.synthetic_coco.ensure_demo_cls_data`, single-label:
+            its crops, :func:`~asl_mmdet.datasets.synthetic_coco.ensure_demo_single_label_data`).
         work_dir (str): the run's work dir.
         max_iters (int): training iterations.
         launcher (str, optional): MMEngine's launcher.
         log_prob_gap (bool): add ``ASLProbabilityHook`` at the logger's interval (to the
             config's ``custom_hooks``), so that ``scalars.json`` holds ``asl_p_pos``,
             ``asl_p_neg``, ``asl_delta_p`` and ``asl_gamma_neg``; not if the config has it or
-            ``AdaptiveAsymmetryHook`` (which logs them) already.
+            ``AdaptiveAsymmetryHook`` (which logs them) already, nor for a single-label config
+            (the hook tracks sigmoid losses).
         keep_val_predictions (bool): every evaluation writes the predictions it scored to
             ``work_dir/predictions/`` (:func:`~asl_mmdet.analysis.predictions.keep_predictions`:
             ``val.bbox.json`` for detection, ``val.pkl`` for classification).
-        **kwargs: the keyword arguments of :func:`demo_overrides` (classification:
-            :func:`cls_demo_overrides`).
+        **kwargs: the keyword arguments of :func:`demo_overrides` (multi-label:
+            :func:`cls_demo_overrides`, single-label: :func:`single_label_demo_overrides`).
     """
     cfg = Config.fromfile(config_file)
-    if cfg.get('default_scope') == 'mmpretrain':
+    single_label = is_single_label(cfg)
+    if single_label:
+        cfg.merge_from_dict(single_label_demo_overrides(cfg, data_root, max_iters, **kwargs))
+    elif cfg.get('default_scope') == 'mmpretrain':
         cfg.merge_from_dict(cls_demo_overrides(cfg, data_root, max_iters, **kwargs))
     else:
         cfg.merge_from_dict(demo_overrides(data_root, max_iters, **kwargs))
@@ -154,7 +165,8 @@ def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
     if launcher is not None:
         cfg.launcher = launcher
     hooks = list(cfg.get('custom_hooks', []))
-    if log_prob_gap and not any(hook['type'] in PROB_HOOKS for hook in hooks):
+    if log_prob_gap and not single_label and not any(hook['type'] in PROB_HOOKS
+                                                     for hook in hooks):
         interval = cfg.default_hooks.logger.interval
         cfg.custom_hooks = hooks + [dict(type='ASLProbabilityHook', interval=interval)]
     return cfg
@@ -244,3 +256,114 @@ def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: 
         **iter_schedule(max_iters, val_interval, batch_size, seed),
     )
 
+
+
+def is_single_label(cfg: Config) -> bool:
+    """Whether ``cfg`` is an mmpretrain classifier with a single-label head (``LinearClsHead``
+    and the other subclasses of ``ClsHead`` that are not ``MultiLabelClsHead``)."""
+    head = cfg.get('model', {}).get('head')
+    if cfg.get('default_scope') != 'mmpretrain' or head is None:
+        return False
+    from mmpretrain.models.heads import ClsHead, MultiLabelClsHead
+    from mmpretrain.registry import MODELS
+
+    head_cls = MODELS.get(head['type'])
+    if head_cls is None:
+        raise ValueError(f'model.head.type {head["type"]!r} is not an mmpretrain model')
+    return issubclass(head_cls, ClsHead) and not issubclass(head_cls, MultiLabelClsHead)
+
+
+def _crop_size(transform: dict) -> Optional[int]:
+    size = transform.get('crop_size', transform.get('scale') if 'Crop' in transform['type']
+                         else None)
+    return size[0] if isinstance(size, (list, tuple)) else size
+
+
+def _single_label_pipeline(pipeline: List[dict], image_size: int) -> List[dict]:
+    """The config's pipeline with its crops at ``image_size`` and its Resize scaled by the same
+    factor (the CUB recipe's 600 then 448: 86 then 64)."""
+    pipeline = copy.deepcopy(pipeline)
+    crop = next((size for size in map(_crop_size, pipeline) if size), None)
+    factor = image_size / crop if crop else None
+    for transform in pipeline:
+        if transform['type'] == 'Resize':
+            scale = transform.get('scale')
+            if factor is None or scale is None:
+                transform.pop('scale_factor', None)
+                transform['scale'] = (image_size, image_size)
+            elif isinstance(scale, (list, tuple)):
+                transform['scale'] = tuple(round(s * factor) for s in scale)
+            else:
+                transform['scale'] = round(scale * factor)
+        elif transform['type'] == 'ResizeEdge' and factor is not None:
+            transform['scale'] = round(transform['scale'] * factor)
+        elif _crop_size(transform):
+            key = 'crop_size' if 'crop_size' in transform else 'scale'
+            transform[key] = image_size
+    return pipeline
+
+
+def single_label_demo_overrides(cfg: Config, data_root: str, max_iters: int,
+                                image_size: int = 64, batch_size: int = 32, lr: float = 0.05,
+                                num_workers: int = 2, seed: int = 0,
+                                val_interval: Optional[int] = None,
+                                depth: Optional[int] = None) -> dict:
+    """The settings merged into a single-label classification config (the CUB-200 recipe) to
+    run it on the crops of the generated objects.
+
+    Args:
+        cfg (Config): the config (its pipelines are kept, scaled down; a loss with a
+            ``num_classes``, ``LabelSmoothLoss``, gets the demo's).
+        data_root (str): root written by
+            :func:`~asl_mmdet.datasets.synthetic_coco.ensure_demo_single_label_data` (the
+            crops under ``data_root/single_label``).
+        max_iters (int): training iterations; validation and a checkpoint at the end.
+        image_size (int): the crop size of the pipelines (square).
+        batch_size (int): training batch size.
+        lr (float): SGD's peak learning rate (linear warm-up over the first 20% of the
+            iterations, then cosine decay to 0).
+        num_workers (int): data loader workers.
+        seed (int): MMEngine's random seed.
+        val_interval (int, optional): iterations between evaluations (default: at the end).
+        depth (int, optional): a ResNet depth in place of the config's (18 or 34 for a
+            basic-block ResNet that trains several times faster on the CPU).
+    """
+    if max_iters < 1:
+        raise ValueError(f'max_iters must be >= 1, got {max_iters}')
+    root = osp.join(data_root, SINGLE_LABEL_DIR)
+    metainfo = dict(classes=CLASSES)
+
+    def dataset(split: str, pipeline: List[dict]) -> dict:
+        return dict(_delete_=True, type='CustomDataset', data_root=root, ann_file=f'{split}.txt',
+                    data_prefix=split, metainfo=metainfo,
+                    pipeline=_single_label_pipeline(pipeline, image_size))
+
+    val_loader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=False,
+                      dataset=dataset('val', cfg.val_dataloader.dataset.pipeline))
+    val_evaluator = dict(_delete_=True, type='Accuracy', topk=(1, 5))
+    warmup = max(1, int(0.2 * max_iters))
+    schedulers = [dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=warmup)]
+    if warmup < max_iters:
+        schedulers.append(dict(type='CosineAnnealingLR', T_max=max_iters - warmup,
+                               by_epoch=False, begin=warmup, end=max_iters))
+    model = dict(backbone=dict(init_cfg=None), head=dict(num_classes=len(CLASSES)))
+    if 'num_classes' in cfg.model.head.get('loss', {}):
+        model['head']['loss'] = dict(num_classes=len(CLASSES))
+    if depth is not None:
+        model['backbone']['depth'] = depth
+        model['head']['in_channels'] = 512 if depth < 50 else 2048
+    return dict(
+        model=model,
+        data_preprocessor=dict(num_classes=len(CLASSES)),
+        train_dataloader=dict(
+            batch_size=batch_size, num_workers=num_workers, persistent_workers=False,
+            sampler=dict(type='InfiniteSampler', shuffle=True),
+            dataset=dataset('train', cfg.train_dataloader.dataset.pipeline)),
+        val_dataloader=val_loader,
+        test_dataloader=val_loader,
+        val_evaluator=val_evaluator,
+        test_evaluator=val_evaluator,
+        param_scheduler=schedulers,
+        optim_wrapper=dict(optimizer=dict(lr=lr)),
+        **iter_schedule(max_iters, val_interval, batch_size, seed),
+    )

@@ -6,7 +6,8 @@ Usage: python tools/compare.py WORK_DIR [WORK_DIR ...] [--baseline RUN] [--out c
 
 Reads ``WORK_DIR/<timestamp>/vis_data/scalars.json`` (every timestamp, so a resumed run is one
 curve). The first table gives each config's last evaluation (COCO AP, AP50, AP75, APs, APm,
-APl for detection; mAP, CP, CR, CF1, OP, OR, OF1 for multi-label classification), as the mean
+APl for detection; mAP, CP, CR, CF1, OP, OR, OF1 for multi-label classification; top-1 and
+top-5 accuracy for single-label classification), as the mean
 ± standard deviation over its seeds (work dirs named ``CONFIG_seed<N>``) or the single value,
 the median seconds per iteration and their range over the logging windows, and the peak GPU
 memory. The second gives, for each config against the baseline (default: the first), the

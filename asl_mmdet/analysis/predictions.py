@@ -6,14 +6,16 @@ evaluator MMEngine's ``DumpResults`` pickle (each image's ``pred_score`` and lab
 evaluation overwrites the file, so it holds the last evaluation's predictions, the one whose
 metrics ``scalars.json`` logs last. :func:`load_scorer` finds them from the run's config (the
 ``<timestamp>/vis_data/config.py`` MMEngine writes) and returns a scorer: the run's metrics
-for image weights (R, N), from :class:`~asl_mmdet.analysis.coco_ap.ResampledCocoAP` or
-:func:`~asl_mmdet.analysis.multilabel_ap.resampled_map`.
+for image weights (R, N), from :class:`~asl_mmdet.analysis.coco_ap.ResampledCocoAP`,
+:func:`~asl_mmdet.analysis.multilabel_ap.resampled_map` (multi-label) or
+:func:`~asl_mmdet.analysis.accuracy.resampled_accuracy` (single-label: the config evaluates
+mmpretrain's ``Accuracy``).
 """
 import glob
 import json
 import os.path as osp
 import pickle
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -72,18 +74,25 @@ def predictions_file(work_dir: str) -> Optional[dict]:
     """Where the last run in ``work_dir`` kept its validation predictions.
 
     Returns:
-        dict, optional: ``dict(kind='detection', path=..., ann_file=..., max_dets=...)`` or
-        ``dict(kind='classification', path=...)``; None if the run's config keeps none or
-        the work dir holds no config.
+        dict, optional: ``dict(kind='detection', path=..., ann_file=..., max_dets=...)``,
+        ``dict(kind='classification', path=...)`` (multi-label) or
+        ``dict(kind='single-label', path=..., topk=...)`` (mmpretrain's ``Accuracy``); None if
+        the run's config keeps none or the work dir holds no config.
     """
     cfg = _run_config(work_dir)
     if cfg is None:
         return None
-    for metric in _metrics(cfg.get('val_evaluator', [])):
+    metrics = _metrics(cfg.get('val_evaluator', []))
+    accuracy = next((m for m in metrics if m['type'] == 'Accuracy'), None)
+    for metric in metrics:
         if metric['type'] == 'CocoMetric' and metric.get('outfile_prefix'):
             return dict(kind='detection', path=metric['outfile_prefix'] + '.bbox.json',
                         ann_file=metric['ann_file'],
                         max_dets=tuple(metric.get('proposal_nums', (100, 300, 1000))))
+        if metric['type'] == 'DumpResults' and accuracy is not None:
+            topk = accuracy.get('topk', (1, ))
+            return dict(kind='single-label', path=metric['out_file_path'],
+                        topk=tuple(topk) if isinstance(topk, (list, tuple)) else (topk, ))
         if metric['type'] == 'DumpResults':
             return dict(kind='classification', path=metric['out_file_path'])
     return None
@@ -93,11 +102,12 @@ class Scorer:
     """A run's metrics on weighted image sets.
 
     Attributes:
-        kind (str): ``'detection'`` or ``'classification'``.
+        kind (str): ``'detection'``, ``'classification'`` (multi-label) or
+            ``'single-label'``.
         image_keys (list): the validation images, in the column order of the weights.
         metrics (Callable): ``weights (R, N) -> {metric: (R,) values}``; detection: mmdet's
-            ``bbox_mAP``, ``bbox_mAP_50``, ... (fractions), classification: ``mAP``
-            (percent), as the logs name them.
+            ``bbox_mAP``, ``bbox_mAP_50``, ... (fractions), classification: ``mAP``,
+            single-label: ``top1``, ``top5``, ... (percent), as the logs name them.
         path (str): the predictions file.
     """
 
@@ -128,13 +138,36 @@ def _detection_scorer(path: str, ann_file: str, max_dets) -> Scorer:
     return Scorer('detection', ap.image_ids, ap, path)
 
 
-def _classification_scorer(path: str) -> Scorer:
-    from .multilabel_ap import resampled_map
-
+def _load_samples(path: str) -> List[dict]:
     with open(path, 'rb') as f:
         samples = pickle.load(f)
     if not samples:
         raise ValueError(f'{path!r} holds no predictions')
+    return samples
+
+
+def _image_order(samples: List[dict]) -> Tuple[List, List[int]]:
+    """The samples' image keys and the order that sorts them (the scorers' column order)."""
+    keys = [s.get('img_path', s.get('sample_idx', i)) for i, s in enumerate(samples)]
+    return keys, sorted(range(len(keys)), key=lambda i: str(keys[i]))
+
+
+def _single_label_scorer(path: str, topk) -> Scorer:
+    from .accuracy import resampled_accuracy
+
+    samples = _load_samples(path)
+    scores = np.stack([np.asarray(s['pred_score'], dtype=np.float64) for s in samples])
+    labels = np.array([int(np.asarray(s['gt_label']).reshape(-1)[0]) for s in samples])
+    keys, order = _image_order(samples)
+    scores, labels = scores[order], labels[order]
+    return Scorer('single-label', [keys[i] for i in order],
+                  lambda w: resampled_accuracy(scores, labels, w, topk), path)
+
+
+def _classification_scorer(path: str) -> Scorer:
+    from .multilabel_ap import resampled_map
+
+    samples = _load_samples(path)
     scores = np.stack([np.asarray(s['pred_score'], dtype=np.float64) for s in samples])
     target = np.zeros(scores.shape, dtype=np.int64)
     for row, sample in zip(target, samples):
@@ -144,8 +177,7 @@ def _classification_scorer(path: str) -> Scorer:
             row[np.asarray(sample['gt_label'], dtype=np.int64)] = 1
         if 'gt_label_difficult' in sample:  # VOC: left out, as VOCAveragePrecision does
             row[np.asarray(sample['gt_label_difficult'], dtype=np.int64)] = -1
-    keys = [s.get('img_path', s.get('sample_idx', i)) for i, s in enumerate(samples)]
-    order = sorted(range(len(keys)), key=lambda i: str(keys[i]))
+    keys, order = _image_order(samples)
     scores, target = scores[order], target[order]
     return Scorer('classification', [keys[i] for i in order],
                   lambda w: dict(mAP=resampled_map(scores, target, w)), path)
@@ -166,4 +198,6 @@ def load_scorer(work_dir: str) -> Optional[Scorer]:
                                 'named by its config not found')
     if found['kind'] == 'detection':
         return _detection_scorer(found['path'], found['ann_file'], found['max_dets'])
+    if found['kind'] == 'single-label':
+        return _single_label_scorer(found['path'], found['topk'])
     return _classification_scorer(found['path'])

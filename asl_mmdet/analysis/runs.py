@@ -13,8 +13,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .logs import read_scalars
 
-__all__ = ['DETECTION_METRICS', 'CLASSIFICATION_METRICS', 'Run', 'RunGroup', 'run_names',
-           'split_seed', 'load_run', 'group_runs', 'time_spread']
+__all__ = ['DETECTION_METRICS', 'CLASSIFICATION_METRICS', 'SINGLE_LABEL_METRICS', 'Run',
+           'RunGroup', 'run_names', 'split_seed', 'load_run', 'group_runs', 'time_spread']
 
 # (column, logged metric): mmdet's CocoMetric; mmpretrain's AveragePrecision and
 # MultiLabelMetric (macro: C*, micro: O*), in percent
@@ -23,6 +23,8 @@ DETECTION_METRICS = [('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'), ('AP75', 'bbox
 CLASSIFICATION_METRICS = [('mAP', 'mAP'), ('CP', 'precision'), ('CR', 'recall'),
                           ('CF1', 'f1-score'), ('OP', 'precision_micro'),
                           ('OR', 'recall_micro'), ('OF1', 'f1-score_micro')]
+# mmpretrain's Accuracy (single-label), in percent
+SINGLE_LABEL_METRICS = [('top1', 'top1'), ('top5', 'top5')]
 SEED_SUFFIX = re.compile(r'^(?P<group>.+?)[_/-]seed(?P<seed>\d+)$')
 
 
@@ -80,6 +82,8 @@ class Run:
     @property
     def columns(self) -> List[Tuple[str, str]]:
         """The metric columns of the run's task."""
+        if self.metric('top1') is not None:
+            return SINGLE_LABEL_METRICS
         return CLASSIFICATION_METRICS if self.metric('mAP') is not None else DETECTION_METRICS
 
     @property
@@ -110,7 +114,7 @@ def load_run(work_dir: str, name: str) -> Run:
         raise FileNotFoundError(f'work dir {work_dir!r} does not exist')
     train, val = [], []
     for record in read_scalars(work_dir):
-        if any(key.endswith(('/bbox_mAP', '/mAP')) for key in record):
+        if any(key.endswith(('/bbox_mAP', '/mAP', '/top1')) for key in record):
             val.append(record)
         elif 'loss' in record:
             train.append(record)

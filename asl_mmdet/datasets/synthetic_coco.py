@@ -8,19 +8,24 @@ The same images double as a tiny multi-label classification dataset: an image's 
 classes of its annotated objects, so the unannotated training objects become missing labels.
 COCO-style configs read the json directly (:class:`~asl_mmdet.datasets.CocoMultiLabel`);
 VOC-style configs read a VOC2007 layout written once from it by :func:`export_voc`.
+
+Cropped to their annotated objects, the images also give a single-label (fine-grained:
+colour x shape) classification dataset in mmpretrain's ``CustomDataset`` layout
+(:func:`export_single_label`, :func:`ensure_demo_single_label_data`).
 """
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 from xml.etree import ElementTree as ET
 
 import cv2
 import numpy as np
 from pycocotools.coco import COCO
 
-__all__ = ['CLASSES', 'VOC_SPLITS', 'generate_coco_detection', 'ensure_demo_data', 'export_voc',
-           'ensure_demo_cls_data']
+__all__ = ['CLASSES', 'VOC_SPLITS', 'SINGLE_LABEL_DIR', 'generate_coco_detection',
+           'ensure_demo_data', 'export_voc', 'ensure_demo_cls_data', 'export_single_label',
+           'ensure_demo_single_label_data']
 
 SHAPES = ('box', 'disc', 'triangle', 'cross')
 COLOURS = {
@@ -187,3 +192,63 @@ def ensure_demo_cls_data(root: str = 'data/asl_demo') -> Dict[str, str]:
                for split in VOC_SPLITS.values()):
         export_voc(root, voc_root)
     return dict(coco=root, voc=voc_root)
+
+
+SINGLE_LABEL_DIR = 'single_label'  # under the demo root
+
+
+def export_single_label(coco_root: str, out_root: str, splits: Sequence[str] = ('train', 'val'),
+                        margin: float = 0.1) -> Dict[str, int]:
+    """Crop every annotated object of the COCO-format dataset under ``coco_root`` into a
+    single-label dataset under ``out_root`` in mmpretrain's ``CustomDataset`` layout:
+    ``{split}/{image}_{annotation id}.png`` and ``{split}.txt``, one ``file label`` line per
+    crop (labels index :data:`CLASSES`), in annotation order.
+
+    Each crop is the object's box grown by ``margin`` times its width and height on every side,
+    clipped to the image, at the image's resolution (the pipeline resizes it on load).
+    Unannotated objects (the missing labels of the training split) give no crop.
+
+    Args:
+        coco_root (str): root written by :func:`generate_coco_detection`.
+        out_root (str): the single-label dataset's root.
+        splits (Sequence[str]): the splits to crop.
+        margin (float): the margin on each side, as a fraction of the box's side.
+
+    Returns:
+        dict[str, int]: the number of crops of each split.
+    """
+    if margin < 0:
+        raise ValueError(f'margin must be >= 0, got {margin!r}')
+    counts = {}
+    for split in splits:
+        with open(osp.join(coco_root, 'annotations', f'instances_{split}.json')) as f:
+            dataset = json.load(f)
+        names = {cat['id']: cat['name'] for cat in dataset['categories']}
+        files = {img['id']: img['file_name'] for img in dataset['images']}
+        os.makedirs(osp.join(out_root, split), exist_ok=True)
+        lines, image_id, img = [], None, None
+        for ann in dataset['annotations']:  # grouped by image: each image is read once
+            if ann['image_id'] != image_id:
+                image_id = ann['image_id']
+                img = cv2.imread(osp.join(coco_root, split, files[image_id]))
+            x, y, w, h = ann['bbox']
+            dx, dy = int(round(margin * w)), int(round(margin * h))
+            x0, y0 = max(0, x - dx), max(0, y - dy)
+            x1, y1 = min(img.shape[1], x + w + dx), min(img.shape[0], y + h + dy)
+            name = f'{osp.splitext(files[image_id])[0]}_{ann["id"]:06d}.png'
+            cv2.imwrite(osp.join(out_root, split, name), img[y0:y1, x0:x1])
+            lines.append(f'{name} {CLASSES.index(names[ann["category_id"]])}')
+        with open(osp.join(out_root, f'{split}.txt'), 'w') as f:
+            f.write(''.join(line + '\n' for line in lines))
+        counts[split] = len(lines)
+    return counts
+
+
+def ensure_demo_single_label_data(root: str = 'data/asl_demo') -> str:
+    """Generate the demo data and its single-label crops (:func:`export_single_label`, into
+    ``root/single_label``) unless they are there; return the crops' root."""
+    ensure_demo_data(root)
+    out_root = osp.join(root, SINGLE_LABEL_DIR)
+    if not all(osp.exists(osp.join(out_root, f'{split}.txt')) for split in DEMO_SPLITS):
+        export_single_label(root, out_root, tuple(DEMO_SPLITS))
+    return out_root

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmpretrain.evaluation import AveragePrecision
+from mmpretrain.evaluation import Accuracy, AveragePrecision
 
-from asl_mmdet.analysis.predictions import keep_predictions, load_scorer
+from asl_mmdet.analysis.predictions import keep_predictions, load_scorer, predictions_file
+from asl_mmdet.demo import demo_config
 from tests.run_utils import ROOT
 
 
@@ -57,6 +58,35 @@ def test_classification_scorer_reads_dump_results(tmp_path):
     assert scorer.full()['mAP'] == pytest.approx(
         AveragePrecision.calculate(scores, onehot).item(), abs=1e-4)
     assert scorer.image_keys == [f'val/{i:03d}.png' for i in range(20)]
+
+
+def test_single_label_scorer_reads_dump_results(tmp_path):
+    # the single-label demo config: Accuracy(topk=(1, 5)) and the kept predictions
+    work_dir = str(tmp_path)
+    cfg = demo_config(osp.join(ROOT, 'configs', 'resnet50_cub_asl-single-label.py'), 'data',
+                      work_dir, 2)
+    path = osp.join(work_dir, 'predictions', 'val.pkl')
+    assert [m['type'] for m in cfg.val_evaluator] == ['Accuracy', 'DumpResults']
+    assert cfg.val_evaluator[-1]['out_file_path'] == path
+    # what MMEngine's DumpResults writes for mmpretrain's single-label data samples
+    rng = np.random.default_rng(0)
+    scores = torch.softmax(torch.randn(30, 24), dim=1)
+    labels = torch.as_tensor(rng.integers(0, 24, 30))
+    samples = [dict(pred_score=s, pred_label=s.argmax(keepdim=True), gt_label=g.reshape(1),
+                    img_path=f'val/{i:03d}.png', sample_idx=i)
+               for i, (s, g) in enumerate(zip(scores, labels))]
+    os.makedirs(osp.dirname(path))
+    with open(path, 'wb') as f:
+        pickle.dump(samples[::-1], f)  # any order: the scorer sorts by image
+    vis = tmp_path / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    cfg.dump(str(vis / 'config.py'))
+    assert predictions_file(work_dir) == dict(kind='single-label', path=path, topk=(1, 5))
+    scorer = load_scorer(work_dir)
+    assert scorer.kind == 'single-label'
+    assert scorer.image_keys == [f'val/{i:03d}.png' for i in range(30)]
+    (top1, ), (top5, ) = Accuracy.calculate(scores, labels, topk=(1, 5))  # (topk, thrs)
+    assert scorer.full() == pytest.approx(dict(top1=top1.item(), top5=top5.item()), abs=1e-4)
 
 
 def test_a_work_dir_without_kept_predictions_has_no_scorer(tmp_path):

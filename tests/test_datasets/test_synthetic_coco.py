@@ -1,11 +1,16 @@
-"""The embedded demo dataset: deterministic, valid COCO, with missing labels on purpose."""
+"""The embedded demo dataset: deterministic, valid COCO, with missing labels on purpose; its
+single-label crops."""
 import hashlib
+import json
 import os
 
+import cv2
 import pytest
+from mmpretrain.datasets import CustomDataset
 from pycocotools.coco import COCO
 
-from asl_mmdet.datasets.synthetic_coco import CLASSES, generate_coco_detection
+from asl_mmdet.datasets.synthetic_coco import (CLASSES, export_single_label,
+                                               generate_coco_detection)
 
 
 def digest(root):
@@ -40,3 +45,52 @@ def test_generator_is_deterministic_and_valid_coco(tmp_path):
 def test_fully_labelled_split(tmp_path):
     stats = generate_coco_detection(str(tmp_path), 'val', 5, seed=1)
     assert stats['annotated'] == stats['objects']
+
+
+@pytest.fixture(scope='module')
+def coco_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('coco'))
+    generate_coco_detection(root, 'train', 6, seed=0, image_size=96, unlabelled_fraction=0.3)
+    generate_coco_detection(root, 'val', 4, seed=1, image_size=96)
+    return root
+
+
+def test_single_label_crops_are_the_annotated_objects(coco_root, tmp_path):
+    out = str(tmp_path / 'a')
+    counts = export_single_label(coco_root, out, margin=0.1)
+    for split in ('train', 'val'):
+        with open(os.path.join(coco_root, 'annotations', f'instances_{split}.json')) as f:
+            dataset = json.load(f)
+        annotations = dataset['annotations']
+        names = {cat['id']: cat['name'] for cat in dataset['categories']}
+        with open(os.path.join(out, f'{split}.txt')) as f:
+            lines = [line.split() for line in f.read().splitlines()]
+        # one crop per annotated object, in annotation order; unannotated ones give none
+        assert counts[split] == len(lines) == len(annotations) > 0
+        assert sorted(os.listdir(os.path.join(out, split))) == sorted(n for n, _ in lines)
+        for (name, label), ann in zip(lines, annotations):
+            assert name.endswith(f'_{ann["id"]:06d}.png')
+            assert CLASSES[int(label)] == names[ann['category_id']]
+            x, y, w, h = ann['bbox']
+            crop = cv2.imread(os.path.join(out, split, name))
+            dx, dy = round(0.1 * w), round(0.1 * h)
+            assert crop.shape[:2] == (min(96, y + h + dy) - max(0, y - dy),
+                                      min(96, x + w + dx) - max(0, x - dx))
+    export_single_label(coco_root, str(tmp_path / 'b'))
+    assert digest(out) == digest(tmp_path / 'b')
+
+
+def test_single_label_crops_load_as_custom_dataset(coco_root, tmp_path):
+    out = str(tmp_path)
+    export_single_label(coco_root, out, splits=('val', ))
+    dataset = CustomDataset(data_root=out, ann_file='val.txt', data_prefix='val',
+                            metainfo=dict(classes=CLASSES))
+    with open(os.path.join(out, 'val.txt')) as f:
+        lines = [line.split() for line in f.read().splitlines()]
+    assert len(dataset) == len(lines)
+    for index, (name, label) in enumerate(lines):
+        info = dataset.get_data_info(index)
+        assert info['img_path'] == os.path.join(out, 'val', name)
+        assert info['gt_label'] == int(label)
+    with pytest.raises(ValueError, match='margin must be >= 0'):
+        export_single_label(coco_root, out, margin=-0.1)

@@ -1,0 +1,49 @@
+"""asl_mmdet.demo: which overrides a config gets, and the single-label demo's settings."""
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from asl_mmdet.datasets.synthetic_coco import CLASSES
+from asl_mmdet.demo import demo_config, is_single_label
+from tests.run_utils import ROOT
+
+
+def config(name):
+    return osp.join(ROOT, 'configs', f'{name}.py')
+
+
+@pytest.mark.parametrize('name,single', [
+    ('resnet50_cub_ce-ls', True), ('resnet50_cub_asl-single-label', True),
+    ('resnet50_coco-ml_asl', False), ('resnet50_voc07_bce', False), ('atss_r50_asl', False)])
+def test_single_label_configs_are_detected(name, single):
+    assert is_single_label(Config.fromfile(config(name))) is single
+
+
+@pytest.mark.parametrize('name', ['resnet50_cub_ce-ls', 'resnet50_cub_asl-single-label'])
+def test_single_label_overrides(name, tmp_path):
+    cfg = demo_config(config(name), 'data/asl_demo', str(tmp_path), 100, depth=18)
+    for split, loader in (('train', cfg.train_dataloader), ('val', cfg.val_dataloader)):
+        dataset = loader.dataset
+        assert (dataset.type, dataset.ann_file, dataset.data_prefix) == (
+            'CustomDataset', f'{split}.txt', split)
+        assert dataset.data_root == osp.join('data/asl_demo', 'single_label')
+        assert 'split' not in dataset and dataset.metainfo.classes == CLASSES
+    # the recipe's Resize 600 then 448 crop, scaled to 64 px crops
+    assert [(t['type'], t.get('scale', t.get('crop_size')))
+            for t in cfg.train_dataloader.dataset.pipeline[1:3]] == [('Resize', 86),
+                                                                      ('RandomCrop', 64)]
+    assert [(t['type'], t.get('scale', t.get('crop_size')))
+            for t in cfg.val_dataloader.dataset.pipeline[1:3]] == [('Resize', 86),
+                                                                    ('CenterCrop', 64)]
+    head = cfg.model.head
+    assert (head.num_classes, head.in_channels, cfg.model.backbone.depth) == (24, 512, 18)
+    assert head.loss.get('num_classes', 24) == 24 and cfg.data_preprocessor.num_classes == 24
+    assert cfg.model.backbone.init_cfg is None  # nothing is downloaded
+    assert cfg.optim_wrapper.optimizer.type == 'SGD' and cfg.optim_wrapper.optimizer.lr == 0.05
+    assert [(s.type, s.begin, s.end) for s in cfg.param_scheduler] == [
+        ('LinearLR', 0, 20), ('CosineAnnealingLR', 20, 100)]
+    assert cfg.train_cfg == dict(type='IterBasedTrainLoop', max_iters=100, val_interval=100)
+    assert [m['type'] for m in cfg.val_evaluator] == ['Accuracy', 'DumpResults']
+    assert tuple(cfg.val_evaluator[0]['topk']) == (1, 5)
+    assert 'ASLProbabilityHook' not in [h['type'] for h in cfg.get('custom_hooks', [])]
