@@ -30,7 +30,7 @@ from .analysis.predictions import PREDICTIONS_DIR, keep_predictions
 from .datasets.synthetic_coco import CLASSES, SINGLE_LABEL_DIR, VOC_SPLITS
 
 __all__ = ['demo_overrides', 'cls_demo_overrides', 'single_label_demo_overrides',
-           'is_single_label', 'demo_config', 'iter_schedule']
+           'is_single_label', 'classifier_overrides', 'demo_config', 'iter_schedule']
 
 PROB_HOOKS = ('ASLProbabilityHook', 'AdaptiveAsymmetryHook')
 
@@ -183,6 +183,17 @@ def _small_pipeline(pipeline: List[dict], image_size: int) -> List[dict]:
     return pipeline
 
 
+def classifier_overrides(depth: Optional[int] = None) -> dict:
+    """A classifier's model settings for the demo data: its head on the 24 classes, no
+    pretrained weights, and a ResNet of ``depth`` in place of the config's if given (18 or 34:
+    a basic-block ResNet that trains several times faster on the CPU)."""
+    model = dict(backbone=dict(init_cfg=None), head=dict(num_classes=len(CLASSES)))
+    if depth is not None:
+        model['backbone']['depth'] = depth
+        model['head']['in_channels'] = 512 if depth < 50 else 2048
+    return model
+
+
 def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: int = 128,
                        batch_size: int = 16, lr: float = 1e-3, num_workers: int = 2,
                        seed: int = 0, val_interval: Optional[int] = None,
@@ -238,12 +249,8 @@ def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: 
                                end=max_iters, by_epoch=False))
     hooks = [dict(hook, momentum=ema_momentum) if hook['type'] == 'EMAHook' else hook
              for hook in cfg.get('custom_hooks', [])]
-    model = dict(backbone=dict(init_cfg=None), head=dict(num_classes=len(CLASSES)))
-    if depth is not None:
-        model['backbone']['depth'] = depth
-        model['head']['in_channels'] = 512 if depth < 50 else 2048
     return dict(
-        model=model,
+        model=classifier_overrides(depth),
         data_preprocessor=dict(num_classes=len(CLASSES)),
         train_dataloader=dict(
             batch_size=batch_size, num_workers=num_workers, persistent_workers=False,
@@ -346,12 +353,9 @@ def single_label_demo_overrides(cfg: Config, data_root: str, max_iters: int,
     if warmup < max_iters:
         schedulers.append(dict(type='CosineAnnealingLR', T_max=max_iters - warmup,
                                by_epoch=False, begin=warmup, end=max_iters))
-    model = dict(backbone=dict(init_cfg=None), head=dict(num_classes=len(CLASSES)))
+    model = classifier_overrides(depth)
     if 'num_classes' in cfg.model.head.get('loss', {}):
         model['head']['loss'] = dict(num_classes=len(CLASSES))
-    if depth is not None:
-        model['backbone']['depth'] = depth
-        model['head']['in_channels'] = 512 if depth < 50 else 2048
     return dict(
         model=model,
         data_preprocessor=dict(num_classes=len(CLASSES)),

@@ -56,7 +56,7 @@ from .contract import FUSED_DTYPES, make_asymmetric_loss
 from .reference import check_first_order
 
 __all__ = ['asymmetric_loss_fused', 'asl_forward_fused', 'scale_grad_', 'check_fused_inputs',
-           'INTERPRETED',
+           'device_of', 'INTERPRETED',
            'AsymmetricLossTritonFunction']
 
 # Elements per forward tile (BLOCK_N * BLOCK_C) and warps per program: 8 elements per thread,
@@ -706,7 +706,7 @@ else:
     triton_op('asl_mmdet::asl_scale_grad_', _asl_scale_grad_op, mutates_args={'grad'})
 
 
-def _device_of(tensor: Tensor):
+def device_of(tensor: Tensor):
     """Triton launches on the current CUDA device: make it the tensor's."""
     if tensor.is_cuda and tensor.device.index != torch.cuda.current_device():
         return torch.cuda.device(tensor.device)
@@ -749,7 +749,7 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
         else:
             check_fused_inputs('Asymmetric Loss', pred, target=target, weight=weight,
                                class_weight=class_weight)
-            with _device_of(pred):
+            with device_of(pred):
                 loss, grad, ok, sums = asl_forward_fused(*args)
         torch._assert_async(ok, _LABEL_MESSAGE)
         if need_grad:
@@ -773,7 +773,7 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
                                    'place, so it can back-propagate once per forward; use '
                                    'ASL_MMDET_IMPL=ref to back-propagate twice')
             ctx.backward_done = True
-            with _device_of(grad):
+            with device_of(grad):
                 scale_grad_(grad, grad_output, ctx.backward_scale)
         return (grad, ) + (None, ) * (len(ctx.needs_input_grad) - 1)  # all but pred
 

@@ -42,7 +42,7 @@ import triton.language as tl
 from torch import Tensor
 
 from .contract import DEFAULT_EPS, reduction_scale
-from .fused import check_fused_inputs
+from .fused import check_fused_inputs, device_of, scale_grad_
 from .reference import check_first_order
 from .single_label import check_single_label_args
 
@@ -189,11 +189,13 @@ class AsymmetricLossSingleLabelTritonFunction(torch.autograd.Function):
         # float16 logits: the gradient is kept in float32 and cast after grad_output scaled it,
         # as the reference does, so that 1 / N of 'mean' does not flush small elements to 0
         # before a GradScaler's grad_output scales them back up
-        loss, grad = asl_single_label_forward_fused(pred, target, weight, gamma_pos, gamma_neg,
-                                                    label_smoothing, scale, need_grad)
+        with device_of(pred):
+            loss, grad = asl_single_label_forward_fused(pred, target, weight, gamma_pos,
+                                                        gamma_neg, label_smoothing, scale,
+                                                        need_grad)
         if need_grad:
             ctx.save_for_backward(grad)
-        ctx.reduce, ctx.dtype = reduce, pred.dtype
+        ctx.reduce, ctx.dtype, ctx.backward_done = reduce, pred.dtype, False
         if reduce:
             return loss.sum() * scale
         return (loss * scale).to(pred.dtype)
@@ -202,11 +204,17 @@ class AsymmetricLossSingleLabelTritonFunction(torch.autograd.Function):
     def backward(ctx, grad_output: Tensor):
         check_first_order()
         (grad, ) = ctx.saved_tensors
-        nones = (None, ) * 7
-        factor = grad_output if ctx.reduce else grad_output.unsqueeze(1)
-        if ctx.reduce and grad_output.numel() == 1 and grad_output.item() == 1:
-            return (grad.to(ctx.dtype), ) + nones
-        return ((grad * factor.to(grad.dtype)).to(ctx.dtype), ) + nones
+        if ctx.backward_done:
+            raise RuntimeError('the fused single-label Asymmetric Loss scales its saved gradient '
+                               'in place, so it can back-propagate once per forward; use '
+                               'ASL_MMDET_IMPL=ref to back-propagate twice')
+        ctx.backward_done = True
+        # in place and on the device: no traffic (and no host synchronisation) when
+        # grad_output is the scalar 1 of loss.backward()
+        factor = grad_output if ctx.reduce else grad_output.unsqueeze(1).expand(grad.shape)
+        with device_of(grad):
+            scale_grad_(grad, factor)
+        return (grad.to(ctx.dtype), ) + (None, ) * 7
 
 
 def asymmetric_loss_single_label_fused(pred: Tensor,

@@ -187,6 +187,36 @@ def test_double_backward_raises():
         torch.autograd.grad(loss, pred, create_graph=True)
 
 
+def test_second_backward_raises():
+    """The gradient is scaled in place (no copy, no host synchronisation): one backward per
+    forward."""
+    pred, target = make_inputs((4, 5), torch.float32)
+    loss = asymmetric_loss_single_label_fused(pred.requires_grad_(), target)
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match='once per forward'):
+        loss.backward()
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'none'])
+def test_backward_scales_by_grad_output_without_reading_it_on_the_host(reduction, monkeypatch):
+    """backward multiplies by grad_output on the device: ``Tensor.item`` is never called."""
+    pred, target = make_inputs((6, 7), torch.float32)
+    ref_pred = pred.clone().requires_grad_()
+    ref = asymmetric_loss_single_label_ref(ref_pred, target, reduction=reduction)
+    grad_output = torch.rand(ref.shape, device=DEVICE) + 0.5
+    ref.backward(grad_output)
+    loss = asymmetric_loss_single_label_fused(pred.requires_grad_(), target,
+                                              reduction=reduction)
+
+    def no_item(self):
+        raise AssertionError('Tensor.item() in backward')
+
+    monkeypatch.setattr(torch.Tensor, 'item', no_item)
+    loss.backward(grad_output)
+    monkeypatch.undo()
+    torch.testing.assert_close(pred.grad, ref_pred.grad, rtol=1e-5, atol=1e-7)
+
+
 def test_soft_labels_are_refused():
     pred, target = make_inputs((4, 5), torch.float32)
     with pytest.raises(TypeError, match='takes class indices'):
