@@ -85,33 +85,30 @@ _LOG2E = tl.constexpr(1.4426950408889634)
 
 
 @triton.jit
+def _mufu(x, ASM: tl.constexpr):
+    """One approximate MUFU instruction, ``ASM``, on float32 ``x`` (compiled code only)."""
+    return tl.inline_asm_elementwise(ASM, '=r,r', [x], dtype=tl.float32, is_pure=True, pack=1)
+
+
+@triton.jit
 def _exp2(x):
     if _APPROX:
-        y = tl.inline_asm_elementwise('ex2.approx.ftz.f32 $0, $1;', '=r,r', [x],
-                                      dtype=tl.float32, is_pure=True, pack=1)
-    else:
-        y = tl.exp2(x)
-    return y
+        return _mufu(x, 'ex2.approx.ftz.f32 $0, $1;')
+    return tl.exp2(x)
 
 
 @triton.jit
 def _log2(x):
     if _APPROX:
-        y = tl.inline_asm_elementwise('lg2.approx.ftz.f32 $0, $1;', '=r,r', [x],
-                                      dtype=tl.float32, is_pure=True, pack=1)
-    else:
-        y = tl.log2(x)
-    return y
+        return _mufu(x, 'lg2.approx.ftz.f32 $0, $1;')
+    return tl.log2(x)
 
 
 @triton.jit
 def _rcp(x):
     if _APPROX:
-        y = tl.inline_asm_elementwise('rcp.approx.ftz.f32 $0, $1;', '=r,r', [x],
-                                      dtype=tl.float32, is_pure=True, pack=1)
-    else:
-        y = 1.0 / x
-    return y
+        return _mufu(x, 'rcp.approx.ftz.f32 $0, $1;')
+    return 1.0 / x
 
 
 @triton.jit
