@@ -18,12 +18,14 @@ from torch import Tensor
 
 __all__ = ['ASLParams', 'make_asymmetric_loss', 'check_asl_params', 'check_avg_factor',
            'check_bool', 'check_class_weight', 'check_inputs', 'check_number',
-           'check_reduction', 'check_target_values', 'class_weight_tensor', 'describe',
-           'reduction_scale', 'DEFAULT_EPS', 'FUSED_DTYPES', 'IGNORE_LABEL', 'REDUCTIONS']
+           'check_pred_and_target', 'check_reduction', 'check_target_values',
+           'class_weight_tensor', 'describe', 'reduction_scale', 'DEFAULT_EPS', 'FUSED_DTYPES',
+           'IGNORE_LABEL', 'INDEX_DTYPES', 'REDUCTIONS']
 
 REDUCTIONS = ('none', 'mean', 'sum')
 DEFAULT_EPS = torch.finfo(torch.float32).eps  # MMDetection's, added to avg_factor
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # the fused kernel's logits
+INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)  # class indices
 IGNORE_LABEL = -1.0  # a dense label of this value is unknown: no loss, no gradient
 
 
@@ -129,26 +131,37 @@ def check_avg_factor(avg_factor: Optional[Union[float, Tensor]], reduction: str)
         torch._assert_async(ok.reshape(()), 'avg_factor must be a finite number > 0')
 
 
-def check_inputs(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> Optional[Tensor]:
-    """Check shapes and dtypes; return ``weight`` viewed as (N, 1) or (N, C)."""
+def check_pred_and_target(pred: Tensor, target: Tensor, soft: bool = False,
+                          min_classes: int = 0) -> None:
+    """Check that ``pred`` is floating (N, C), C >= ``min_classes``, and ``target`` either
+    integer class indices (N,) (:data:`INDEX_DTYPES`) or floating labels (N, C); ``soft``
+    calls the floating labels soft labels in the messages (the single-label loss)."""
     if not isinstance(pred, Tensor) or not pred.dtype.is_floating_point:
         raise TypeError(f'pred must be a floating-point Tensor, got {describe(pred)}')
-    if pred.dim() != 2:
-        raise ValueError(f'pred must have shape (N, C), got {tuple(pred.shape)}')
-    num, num_classes = pred.shape
+    if pred.dim() != 2 or pred.shape[1] < min_classes:
+        at_least = f' with C >= {min_classes}' if min_classes else ''
+        raise ValueError(f'pred must have shape (N, C){at_least}, got {tuple(pred.shape)}')
+    num = pred.shape[0]
     if not isinstance(target, Tensor):
         raise TypeError(f'target must be a Tensor, got {describe(target)}')
+    soft_ = 'soft ' if soft else ''
     if target.dtype.is_floating_point:
         if target.shape != pred.shape:
-            raise ValueError(f'target of dtype {target.dtype} must have the shape of pred '
-                             f'{tuple(pred.shape)}, got {tuple(target.shape)}')
-    elif target.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+            raise ValueError(f'{soft_}target of dtype {target.dtype} must have the shape of '
+                             f'pred {tuple(pred.shape)}, got {tuple(target.shape)}')
+    elif target.dtype in INDEX_DTYPES:
         if target.shape != (num, ):
             raise ValueError(f'target of class indices ({target.dtype}) must have shape '
                              f'({num},), got {tuple(target.shape)}')
     else:
-        raise TypeError(f'target must hold integer class indices or floating-point labels, '
-                        f'got dtype {target.dtype}')
+        raise TypeError(f'target must hold integer class indices or floating-point {soft_}'
+                        f'labels, got dtype {target.dtype}')
+
+
+def check_inputs(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> Optional[Tensor]:
+    """Check shapes and dtypes; return ``weight`` viewed as (N, 1) or (N, C)."""
+    check_pred_and_target(pred, target)
+    num, num_classes = pred.shape
     if weight is None:
         return None
     if not isinstance(weight, Tensor):

@@ -17,7 +17,7 @@ of the paper's probability analysis (Sec. 2.6), computed in the same pass as the
 """
 import importlib.util
 import os
-from typing import Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 from torch import Tensor
 
@@ -48,6 +48,15 @@ def use_fused(pred: Tensor) -> bool:
     if impl == 'auto':
         return fused_support.fused_available(pred)
     return impl == 'triton'
+
+
+def _run_fused(fused: Callable, reference: Callable, args: tuple):
+    """``fused(*args)``: forced by ``ASL_MMDET_IMPL=triton``, its errors surface; otherwise a
+    kernel that fails to compile warns once and ``reference(*args)`` runs instead, for the
+    rest of the process (:func:`~asl_mmdet.ops.fused_support.fused_or_reference`)."""
+    if os.environ.get(IMPL_ENV) == 'triton':
+        return fused(*args)
+    return fused_support.fused_or_reference(lambda: fused(*args), lambda: reference(*args))
 
 
 def asymmetric_loss(pred: Tensor,
@@ -115,10 +124,7 @@ def asymmetric_loss(pred: Tensor,
             reduction, avg_factor, loss_weight, eps, return_prob_sums, class_weight)
     if isinstance(pred, Tensor) and use_fused(pred):
         from .fused import asymmetric_loss_fused
-        if os.environ.get(IMPL_ENV) == 'triton':  # forced: errors surface
-            return asymmetric_loss_fused(*args)
-        return fused_support.fused_or_reference(lambda: asymmetric_loss_fused(*args),
-                                                lambda: asymmetric_loss_ref(*args))
+        return _run_fused(asymmetric_loss_fused, asymmetric_loss_ref, args)
     return asymmetric_loss_ref(*args)
 
 
@@ -164,9 +170,6 @@ def asymmetric_loss_single_label(pred: Tensor,
     if (isinstance(pred, Tensor) and isinstance(target, Tensor)
             and not target.dtype.is_floating_point and use_fused(pred)):
         from .fused_single_label import asymmetric_loss_single_label_fused
-        if os.environ.get(IMPL_ENV) == 'triton':  # forced: errors surface
-            return asymmetric_loss_single_label_fused(*args)
-        return fused_support.fused_or_reference(
-            lambda: asymmetric_loss_single_label_fused(*args),
-            lambda: asymmetric_loss_single_label_ref(*args))
+        return _run_fused(asymmetric_loss_single_label_fused, asymmetric_loss_single_label_ref,
+                          args)
     return asymmetric_loss_single_label_ref(*args)

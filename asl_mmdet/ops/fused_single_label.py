@@ -34,17 +34,16 @@ The math is float32 whatever the logits' dtype; the gradient goes to a new tenso
 logits' dtype (float32 for float16 logits, cast in backward), and the logits are left as they
 are.
 """
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
 
-from .contract import DEFAULT_EPS, reduction_scale
 from .fused import check_fused_inputs, device_of, scale_grad_
 from .reference import check_first_order
-from .single_label import check_single_label_args
+from .single_label import make_single_label_loss
 
 __all__ = ['asymmetric_loss_single_label_fused', 'asl_single_label_forward_fused',
            'AsymmetricLossSingleLabelTritonFunction', 'INTERPRETED']
@@ -217,29 +216,20 @@ class AsymmetricLossSingleLabelTritonFunction(torch.autograd.Function):
         return (grad.to(ctx.dtype), ) + (None, ) * 7
 
 
-def asymmetric_loss_single_label_fused(pred: Tensor,
-                                       target: Tensor,
-                                       weight: Optional[Tensor] = None,
-                                       gamma_pos: float = 0.0,
-                                       gamma_neg: float = 4.0,
-                                       label_smoothing: float = 0.1,
-                                       reduction: str = 'mean',
-                                       avg_factor: Optional[Union[float, Tensor]] = None,
-                                       loss_weight: float = 1.0,
-                                       eps: float = DEFAULT_EPS) -> Tensor:
-    """:func:`asl_mmdet.ops.asymmetric_loss_single_label` through the fused kernel, for class
-    indices (soft labels: use the reference). Same arguments and result."""
-    check_single_label_args(pred, target, weight, gamma_pos, gamma_neg, label_smoothing,
-                            reduction, avg_factor, loss_weight, eps)
+def _fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
+           gamma_neg: float, label_smoothing: float, reduce: bool, scale: float) -> Tensor:
+    """The kernel's ``compute`` for :func:`~asl_mmdet.ops.single_label.make_single_label_loss`:
+    class indices only, on CUDA (or under the interpreter)."""
     if target.dtype.is_floating_point:
         raise TypeError('the fused single-label Asymmetric Loss takes class indices; soft '
                         'labels run the reference (asymmetric_loss_single_label picks it)')
     check_fused_inputs('single-label Asymmetric Loss', pred, target=target, weight=weight)
-    scale, divide_by = reduction_scale(reduction, avg_factor, loss_weight, eps, pred.shape[0])
-    loss = AsymmetricLossSingleLabelTritonFunction.apply(pred, target, weight, float(gamma_pos),
-                                                        float(gamma_neg),
-                                                        float(label_smoothing),
-                                                        reduction != 'none', float(scale))
-    if divide_by is not None:
-        loss = loss / (divide_by.to(loss.dtype) + eps)
-    return loss.to(pred.dtype)
+    return AsymmetricLossSingleLabelTritonFunction.apply(pred, target, weight, gamma_pos,
+                                                         gamma_neg, label_smoothing, reduce,
+                                                         scale)
+
+
+asymmetric_loss_single_label_fused = make_single_label_loss(
+    _fused, name='asymmetric_loss_single_label_fused',
+    doc=""":func:`asl_mmdet.ops.asymmetric_loss_single_label` through the fused kernel, for class
+    indices (soft labels: use the reference). Same arguments and result.""")

@@ -33,20 +33,18 @@ float16 / bfloat16 logits of any finite size stay finite; :math:`1 - p_c` is
 number, so a base that underflows to 0 gives a weight of (almost) 0 and a gradient of 0, not
 ``inf * 0`` (autograd through ``b ** gamma`` with 0 < gamma < 1 at b = 0).
 """
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .contract import (DEFAULT_EPS, describe, check_avg_factor, check_number,
-                       check_reduction, reduction_scale)
+from .contract import (DEFAULT_EPS, check_avg_factor, check_number, check_pred_and_target,
+                       check_reduction, describe, reduction_scale)
 from .reference import compute_dtype
 
-__all__ = ['asymmetric_loss_single_label_ref', 'single_label_loss_rows',
-           'check_single_label_args', 'INDEX_DTYPES']
-
-INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+__all__ = ['asymmetric_loss_single_label_ref', 'make_single_label_loss',
+           'single_label_loss_rows', 'check_single_label_args']
 
 
 def check_single_label_args(pred: Tensor, target: Tensor, weight: Optional[Tensor],
@@ -65,24 +63,8 @@ def check_single_label_args(pred: Tensor, target: Tensor, weight: Optional[Tenso
     check_number('gamma_neg', gamma_neg, 0)
     check_number('label_smoothing', label_smoothing, 0, 1, high_inclusive=False)
     check_reduction(reduction, loss_weight, eps)
-    if not isinstance(pred, Tensor) or not pred.dtype.is_floating_point:
-        raise TypeError(f'pred must be a floating-point Tensor, got {describe(pred)}')
-    if pred.dim() != 2 or pred.shape[1] == 0:
-        raise ValueError(f'pred must have shape (N, C) with C >= 1, got {tuple(pred.shape)}')
+    check_pred_and_target(pred, target, soft=True, min_classes=1)
     num, num_classes = pred.shape
-    if not isinstance(target, Tensor):
-        raise TypeError(f'target must be a Tensor, got {describe(target)}')
-    if target.dtype.is_floating_point:
-        if target.shape != pred.shape:
-            raise ValueError(f'soft target of dtype {target.dtype} must have the shape of pred '
-                             f'{tuple(pred.shape)}, got {tuple(target.shape)}')
-    elif target.dtype in INDEX_DTYPES:
-        if target.shape != (num, ):
-            raise ValueError(f'target of class indices ({target.dtype}) must have shape '
-                             f'({num},), got {tuple(target.shape)}')
-    else:
-        raise TypeError(f'target must hold integer class indices or floating-point soft '
-                        f'labels, got dtype {target.dtype}')
     if weight is not None:
         if not isinstance(weight, Tensor) or not weight.dtype.is_floating_point:
             raise TypeError(f'weight must be a floating-point Tensor or None, got '
@@ -143,32 +125,59 @@ def single_label_loss_rows(logits: Tensor, target: Tensor, gamma_pos: float, gam
     return -(smoothed * focus * log_p).sum(1)
 
 
-def asymmetric_loss_single_label_ref(pred: Tensor,
-                                     target: Tensor,
-                                     weight: Optional[Tensor] = None,
-                                     gamma_pos: float = 0.0,
-                                     gamma_neg: float = 4.0,
-                                     label_smoothing: float = 0.1,
-                                     reduction: str = 'mean',
-                                     avg_factor: Optional[Union[float, Tensor]] = None,
-                                     loss_weight: float = 1.0,
-                                     eps: float = DEFAULT_EPS) -> Tensor:
-    """:func:`asl_mmdet.ops.asymmetric_loss_single_label` through the reference, whatever the
-    device and ``ASL_MMDET_IMPL`` (the fused kernel's oracle). Same arguments and result."""
-    check_single_label_args(pred, target, weight, gamma_pos, gamma_neg, label_smoothing,
-                            reduction, avg_factor, loss_weight, eps)
+def make_single_label_loss(compute: Callable[..., Tensor], name: str, doc: str) -> Callable:
+    """:func:`asl_mmdet.ops.asymmetric_loss_single_label`, with its signature, computed by
+    ``compute`` (the single-label twin of :func:`asl_mmdet.ops.contract.make_asymmetric_loss`).
+
+    Args:
+        compute: ``compute(pred, target, weight, gamma_pos, gamma_neg, label_smoothing,
+            reduce, scale)`` with the arguments checked: ``scale * sum(loss)`` (in the dtype
+            it summed in) if ``reduce``, else ``scale * loss`` of shape (N,).
+        name (str): the function's name, in the module of ``compute``.
+        doc (str): its docstring.
+    """
+
+    def loss(pred: Tensor,
+             target: Tensor,
+             weight: Optional[Tensor] = None,
+             gamma_pos: float = 0.0,
+             gamma_neg: float = 4.0,
+             label_smoothing: float = 0.1,
+             reduction: str = 'mean',
+             avg_factor: Optional[Union[float, Tensor]] = None,
+             loss_weight: float = 1.0,
+             eps: float = DEFAULT_EPS) -> Tensor:
+        check_single_label_args(pred, target, weight, gamma_pos, gamma_neg, label_smoothing,
+                                reduction, avg_factor, loss_weight, eps)
+        scale, divide_by = reduction_scale(reduction, avg_factor, loss_weight, eps,
+                                           pred.shape[0])
+        out = compute(pred, target, weight, float(gamma_pos), float(gamma_neg),
+                      float(label_smoothing), reduction != 'none', float(scale))
+        if divide_by is not None:
+            out = out / (divide_by.to(out.dtype) + eps)
+        return out.to(pred.dtype)
+
+    loss.__name__ = loss.__qualname__ = name
+    loss.__module__ = compute.__module__
+    loss.__doc__ = doc
+    return loss
+
+
+def _reference(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
+               gamma_neg: float, label_smoothing: float, reduce: bool, scale: float) -> Tensor:
+    """The reference's ``compute`` for :func:`make_single_label_loss`, in float32 (float64)."""
     dtype = compute_dtype(pred.dtype)
     if target.dtype.is_floating_point:
         target = target.to(dtype)
-    loss = single_label_loss_rows(pred.to(dtype), target, float(gamma_pos), float(gamma_neg),
-                                  float(label_smoothing))
+    loss = single_label_loss_rows(pred.to(dtype), target, gamma_pos, gamma_neg, label_smoothing)
     if weight is not None:
         loss = loss * weight.to(dtype)
-    scale, divide_by = reduction_scale(reduction, avg_factor, loss_weight, eps, pred.shape[0])
-    if reduction != 'none':
+    if reduce:
         loss = loss.sum()  # in float32 (float64): a float16 sum could overflow
-    if scale != 1:
-        loss = loss * scale
-    if divide_by is not None:
-        loss = loss / (divide_by.to(loss.dtype) + eps)
-    return loss.to(pred.dtype)
+    return loss * scale if scale != 1 else loss
+
+
+asymmetric_loss_single_label_ref = make_single_label_loss(
+    _reference, name='asymmetric_loss_single_label_ref',
+    doc=""":func:`asl_mmdet.ops.asymmetric_loss_single_label` through the reference, whatever the
+    device and ``ASL_MMDET_IMPL`` (the fused kernel's oracle). Same arguments and result.""")
