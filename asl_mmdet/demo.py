@@ -30,7 +30,8 @@ from .analysis.predictions import PREDICTIONS_DIR, keep_predictions
 from .datasets.synthetic_coco import CLASSES, SINGLE_LABEL_DIR, VOC_SPLITS
 
 __all__ = ['demo_overrides', 'cls_demo_overrides', 'single_label_demo_overrides',
-           'is_single_label', 'classifier_overrides', 'demo_config', 'iter_schedule']
+           'is_single_label', 'classifier_overrides', 'demo_config', 'dataloaders',
+           'iter_schedule']
 
 PROB_HOOKS = ('ASLProbabilityHook', 'AdaptiveAsymmetryHook')
 
@@ -75,10 +76,10 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
     metainfo = dict(classes=CLASSES)
     root = data_root.rstrip('/') + '/'
     val_ann = f'annotations/instances_{val_split}.json'
-    val_loader = dict(
-        batch_size=1, num_workers=num_workers, persistent_workers=False,
-        dataset=dict(data_root=root, metainfo=metainfo, ann_file=val_ann,
-                     data_prefix=dict(img=f'{val_split}/'), pipeline=test_pipeline))
+    val_set = dict(data_root=root, metainfo=metainfo, ann_file=val_ann,
+                   data_prefix=dict(img=f'{val_split}/'), pipeline=test_pipeline)
+    train_set = dict(data_root=root, metainfo=metainfo, ann_file='annotations/instances_train.json',
+                     data_prefix=dict(img='train/'), pipeline=train_pipeline)
     val_evaluator = dict(type='CocoMetric', ann_file=osp.join(root, val_ann), metric='bbox',
                          format_only=False)
     warmup = max(1, min(50, max_iters // 4))
@@ -89,14 +90,7 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
             # a briefly trained model scores below the COCO configs' 0.05, and the COCO metric
             # of no detections is empty: keep every box (AP ranks them by score anyway)
             test_cfg=dict(score_thr=0.0)),
-        train_dataloader=dict(
-            batch_size=batch_size, num_workers=num_workers, persistent_workers=False,
-            sampler=dict(type='InfiniteSampler', shuffle=True),
-            dataset=dict(data_root=root, metainfo=metainfo,
-                         ann_file='annotations/instances_train.json',
-                         data_prefix=dict(img='train/'), pipeline=train_pipeline)),
-        val_dataloader=val_loader,
-        test_dataloader=val_loader,
+        **dataloaders(train_set, val_set, batch_size, num_workers, val_batch_size=1),
         val_evaluator=val_evaluator,
         test_evaluator=val_evaluator,
         param_scheduler=[
@@ -107,10 +101,28 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
     )
 
 
+def dataloaders(train_set: dict, val_set: dict, batch_size: int, num_workers: int,
+                val_batch_size: Optional[int] = None) -> dict:
+    """The demo runs' data loaders: training samples ``train_set`` without end, evaluation
+    (validation and test alike) reads ``val_set`` in batches of ``val_batch_size`` (default:
+    ``batch_size``)."""
+    val_loader = dict(batch_size=val_batch_size or batch_size, num_workers=num_workers,
+                      persistent_workers=False, dataset=val_set)
+    return dict(
+        train_dataloader=dict(batch_size=batch_size, num_workers=num_workers,
+                              persistent_workers=False,
+                              sampler=dict(type='InfiniteSampler', shuffle=True),
+                              dataset=train_set),
+        val_dataloader=val_loader,
+        test_dataloader=val_loader)
+
+
 def iter_schedule(max_iters: int, val_interval: Optional[int], batch_size: int,
                   seed: int) -> dict:
     """The demo runs' loop, logging, checkpoints and seed: ``max_iters`` iterations, an
     evaluation and a checkpoint every ``val_interval`` (default: at the end)."""
+    if max_iters < 1:
+        raise ValueError(f'max_iters must be >= 1, got {max_iters}')
     return dict(
         train_cfg=dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                        val_interval=val_interval or max_iters),
@@ -217,8 +229,6 @@ def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: 
         depth (int, optional): a ResNet depth in place of the config's (18 or 34 for a
             basic-block ResNet that trains several times faster on the CPU).
     """
-    if max_iters < 1:
-        raise ValueError(f'max_iters must be >= 1, got {max_iters}')
     voc = cfg.train_dataloader.dataset.type == 'VOC'
     metainfo = dict(classes=CLASSES)
     if voc:
@@ -234,8 +244,6 @@ def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: 
         cfg.train_dataloader.dataset.pipeline, image_size))
     val_set.update(metainfo=metainfo, pipeline=_small_pipeline(
         cfg.val_dataloader.dataset.pipeline, image_size))
-    val_loader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=False,
-                      dataset=val_set)
     # the recipe's one-cycle shape over the demo's iterations
     warmup = max(1, int(0.2 * max_iters))
     schedulers = [
@@ -252,17 +260,12 @@ def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: 
     return dict(
         model=classifier_overrides(depth),
         data_preprocessor=dict(num_classes=len(CLASSES)),
-        train_dataloader=dict(
-            batch_size=batch_size, num_workers=num_workers, persistent_workers=False,
-            sampler=dict(type='InfiniteSampler', shuffle=True), dataset=train_set),
-        val_dataloader=val_loader,
-        test_dataloader=val_loader,
+        **dataloaders(train_set, val_set, batch_size, num_workers),
         param_scheduler=schedulers,
         optim_wrapper=dict(optimizer=dict(lr=lr)),
         custom_hooks=hooks,
         **iter_schedule(max_iters, val_interval, batch_size, seed),
     )
-
 
 
 def is_single_label(cfg: Config) -> bool:
@@ -335,8 +338,6 @@ def single_label_demo_overrides(cfg: Config, data_root: str, max_iters: int,
         depth (int, optional): a ResNet depth in place of the config's (18 or 34 for a
             basic-block ResNet that trains several times faster on the CPU).
     """
-    if max_iters < 1:
-        raise ValueError(f'max_iters must be >= 1, got {max_iters}')
     root = osp.join(data_root, SINGLE_LABEL_DIR)
     metainfo = dict(classes=CLASSES)
 
@@ -345,8 +346,6 @@ def single_label_demo_overrides(cfg: Config, data_root: str, max_iters: int,
                     data_prefix=split, metainfo=metainfo,
                     pipeline=_single_label_pipeline(pipeline, image_size))
 
-    val_loader = dict(batch_size=batch_size, num_workers=num_workers, persistent_workers=False,
-                      dataset=dataset('val', cfg.val_dataloader.dataset.pipeline))
     val_evaluator = dict(_delete_=True, type='Accuracy', topk=(1, 5))
     warmup = max(1, int(0.2 * max_iters))
     schedulers = [dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=warmup)]
@@ -359,12 +358,9 @@ def single_label_demo_overrides(cfg: Config, data_root: str, max_iters: int,
     return dict(
         model=model,
         data_preprocessor=dict(num_classes=len(CLASSES)),
-        train_dataloader=dict(
-            batch_size=batch_size, num_workers=num_workers, persistent_workers=False,
-            sampler=dict(type='InfiniteSampler', shuffle=True),
-            dataset=dataset('train', cfg.train_dataloader.dataset.pipeline)),
-        val_dataloader=val_loader,
-        test_dataloader=val_loader,
+        **dataloaders(dataset('train', cfg.train_dataloader.dataset.pipeline),
+                      dataset('val', cfg.val_dataloader.dataset.pipeline), batch_size,
+                      num_workers),
         val_evaluator=val_evaluator,
         test_evaluator=val_evaluator,
         param_scheduler=schedulers,
