@@ -138,37 +138,33 @@ def _detection_scorer(path: str, ann_file: str, max_dets) -> Scorer:
     return Scorer('detection', ap.image_ids, ap, path)
 
 
-def _load_samples(path: str) -> List[dict]:
+def _ordered_predictions(path: str) -> Tuple[List[dict], np.ndarray, List]:
+    """The kept samples in the scorers' column order (sorted by image key), their (N, C)
+    scores and their image keys."""
     with open(path, 'rb') as f:
         samples = pickle.load(f)
     if not samples:
         raise ValueError(f'{path!r} holds no predictions')
-    return samples
-
-
-def _image_order(samples: List[dict]) -> Tuple[List, List[int]]:
-    """The samples' image keys and the order that sorts them (the scorers' column order)."""
     keys = [s.get('img_path', s.get('sample_idx', i)) for i, s in enumerate(samples)]
-    return keys, sorted(range(len(keys)), key=lambda i: str(keys[i]))
+    order = sorted(range(len(keys)), key=lambda i: str(keys[i]))
+    samples = [samples[i] for i in order]
+    scores = np.stack([np.asarray(s['pred_score'], dtype=np.float64) for s in samples])
+    return samples, scores, [keys[i] for i in order]
 
 
 def _single_label_scorer(path: str, topk) -> Scorer:
     from .accuracy import resampled_accuracy
 
-    samples = _load_samples(path)
-    scores = np.stack([np.asarray(s['pred_score'], dtype=np.float64) for s in samples])
+    samples, scores, keys = _ordered_predictions(path)
     labels = np.array([int(np.asarray(s['gt_label']).reshape(-1)[0]) for s in samples])
-    keys, order = _image_order(samples)
-    scores, labels = scores[order], labels[order]
-    return Scorer('single-label', [keys[i] for i in order],
-                  lambda w: resampled_accuracy(scores, labels, w, topk), path)
+    return Scorer('single-label', keys, lambda w: resampled_accuracy(scores, labels, w, topk),
+                  path)
 
 
 def _classification_scorer(path: str) -> Scorer:
     from .multilabel_ap import resampled_map
 
-    samples = _load_samples(path)
-    scores = np.stack([np.asarray(s['pred_score'], dtype=np.float64) for s in samples])
+    samples, scores, keys = _ordered_predictions(path)
     target = np.zeros(scores.shape, dtype=np.int64)
     for row, sample in zip(target, samples):
         if 'gt_score' in sample:
@@ -177,10 +173,8 @@ def _classification_scorer(path: str) -> Scorer:
             row[np.asarray(sample['gt_label'], dtype=np.int64)] = 1
         if 'gt_label_difficult' in sample:  # VOC: left out, as VOCAveragePrecision does
             row[np.asarray(sample['gt_label_difficult'], dtype=np.int64)] = -1
-    keys, order = _image_order(samples)
-    scores, target = scores[order], target[order]
-    return Scorer('classification', [keys[i] for i in order],
-                  lambda w: dict(mAP=resampled_map(scores, target, w)), path)
+    return Scorer('classification', keys, lambda w: dict(mAP=resampled_map(scores, target, w)),
+                  path)
 
 
 def load_scorer(work_dir: str) -> Optional[Scorer]:
