@@ -167,8 +167,9 @@ def _classification_scorer(path: str) -> Scorer:
     samples, scores, keys = _ordered_predictions(path)
     target = np.zeros(scores.shape, dtype=np.int64)
     for row, sample in zip(target, samples):
-        if 'gt_score' in sample:
-            row[:] = np.asarray(sample['gt_score']) > 0
+        if 'gt_score' in sample:  # AveragePrecision's rule: 1 positive, -1 left out
+            score = np.asarray(sample['gt_score'])
+            row[:] = np.where(score > -1, score == 1, -1)
         else:
             row[np.asarray(sample['gt_label'], dtype=np.int64)] = 1
         if 'gt_label_difficult' in sample:  # VOC: left out, as VOCAveragePrecision does

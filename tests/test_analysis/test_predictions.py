@@ -59,6 +59,18 @@ def test_classification_scorer_reads_dump_results(tmp_path):
         AveragePrecision.calculate(scores, onehot).item(), abs=1e-4)
     assert scorer.image_keys == [f'val/{i:03d}.png' for i in range(20)]
 
+    # UnknownLabelsToScore's gt_score: its -1 entries are left out, as AveragePrecision does
+    with_unknown = onehot.clone()
+    with_unknown[::3, 2] = -1
+    with_unknown[1::4, 0] = -1
+    for sample, score in zip(samples, with_unknown):
+        sample['gt_score'] = score
+    with open(path, 'wb') as f:
+        pickle.dump(samples, f)
+    expected = AveragePrecision.calculate(scores, with_unknown).item()
+    assert expected != pytest.approx(AveragePrecision.calculate(scores, onehot).item(), abs=1e-3)
+    assert load_scorer(str(tmp_path)).full()['mAP'] == pytest.approx(expected, abs=1e-4)
+
 
 def test_single_label_scorer_reads_dump_results(tmp_path):
     # the single-label demo config: Accuracy(topk=(1, 5)) and the kept predictions
