@@ -1,9 +1,11 @@
 """What the tests that run Python in a subprocess share: the repository root, the environment
 (the repository on ``PYTHONPATH``), running a tool as a user would, and reading the scalars
 MMEngine logged."""
+import json
 import os
 import os.path as osp
 import socket
+import struct
 import subprocess
 import sys
 from typing import List, Optional
@@ -52,6 +54,27 @@ def dist_train(cfg_path: str, work_dir: str, gpus: int = 2) -> str:
     assert result.returncode == 0, log[-4000:]
     assert 'Distributed training: True' in log
     return log
+
+
+def write_scalars(work_dir, timestamp: str, records: List[dict]) -> str:
+    """Write ``records`` as MMEngine's ``WORK_DIR/TIMESTAMP/vis_data/scalars.json`` (one JSON
+    object per line); return its path."""
+    path = osp.join(str(work_dir), timestamp, 'vis_data', 'scalars.json')
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(''.join(json.dumps(record) + '\n' for record in records))
+    return path
+
+
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+def png_size(path) -> tuple:
+    """(width, height) of a PNG file, asserting that it is one."""
+    with open(path, 'rb') as f:
+        head = f.read(24)
+    assert head[:8] == PNG_MAGIC
+    return struct.unpack('>II', head[16:24])
 
 
 def records_with(work_dir: str, key: str) -> List[dict]:

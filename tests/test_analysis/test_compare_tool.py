@@ -10,21 +10,18 @@ import sys
 import pytest
 
 from tests.test_analysis.synthetic import cocoeval_stats, detections, ground_truth
-from tests.run_utils import ENV, ROOT, run_tool
+from tests.run_utils import ENV, ROOT, run_tool, write_scalars
 
 METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l')
 
 
 def write_run(work_dir, ann_file=None, results=None, times=(2.0, 1.0, 1.2), ap=None):
     """A work dir as a training run with CocoMetric(outfile_prefix=...) leaves it."""
-    vis = osp.join(work_dir, '20260101_000000', 'vis_data')
-    os.makedirs(vis)
     records = [dict(loss=1.0 / (i + 1), loss_cls=0.5 / (i + 1), time=t, iter=10 * (i + 1),
                     step=10 * (i + 1)) for i, t in enumerate(times)]
     records.append({f'coco/{m}': round(float(v), 3) for m, v in zip(METRICS, ap)} |
                    dict(step=10 * len(times)))
-    with open(osp.join(vis, 'scalars.json'), 'w') as f:
-        f.write(''.join(json.dumps(r) + '\n' for r in records))
+    vis = osp.dirname(write_scalars(work_dir, '20260101_000000', records))
     evaluator = dict(type='CocoMetric', ann_file=ann_file, metric='bbox')
     if results is not None:
         prefix = osp.join(work_dir, 'predictions', 'val')

@@ -1,16 +1,8 @@
 """asl_mmdet.analysis.logs: reading MMEngine's scalars.json files of a work dir."""
-import json
-
 import pytest
 
 from asl_mmdet.analysis.logs import find_scalars_files, read_scalars, training_records
-
-
-def write_scalars(work_dir, timestamp, records):
-    path = work_dir / timestamp / 'vis_data' / 'scalars.json'
-    path.parent.mkdir(parents=True)
-    path.write_text(''.join(json.dumps(r) + '\n' for r in records))
-    return str(path)
+from tests.run_utils import write_scalars
 
 
 def test_files_are_read_oldest_first(tmp_path):

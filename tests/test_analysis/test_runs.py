@@ -8,6 +8,7 @@ from asl_mmdet.analysis.logs import read_scalars
 from asl_mmdet.analysis.runs import (CLASSIFICATION_METRICS, DETECTION_METRICS,
                                      SINGLE_LABEL_METRICS, Run, group_runs, load_run,
                                      run_names, split_seed, time_spread)
+from tests.run_utils import write_scalars
 
 
 def test_run_names_are_the_shortest_distinct_suffixes():
@@ -50,13 +51,11 @@ def test_a_corrupt_scalars_line_names_the_file_and_the_line(tmp_path):
 
 
 def test_each_task_has_its_metric_columns(tmp_path):
-    vis = tmp_path / '20260101_000000' / 'vis_data'
-    vis.mkdir(parents=True)
     tasks = [('coco/bbox_mAP', DETECTION_METRICS), ('multi-label/mAP', CLASSIFICATION_METRICS),
              ('accuracy/top1', SINGLE_LABEL_METRICS)]
     for key, columns in tasks:
         records = [dict(loss=1.0, step=1), {key: 50.0, 'step': 1}]
-        (vis / 'scalars.json').write_text(''.join(json.dumps(r) + '\n' for r in records))
+        write_scalars(tmp_path, '20260101_000000', records)
         run = load_run(str(tmp_path), 'run')
         assert len(run.train) == len(run.val) == 1, key
         assert run.columns == columns and run.metric(key.split('/')[1]) == 50.0

@@ -1,18 +1,15 @@
 """tools/analyze_logs.py on synthetic MMEngine work dirs: two runs that log the ASL
 probability scalars (one resumed over two timestamps), one that does not."""
-import json
 import math
 import os
-import struct
 
 import numpy as np
 import pytest
 
 from asl_mmdet.analysis import probability_figures as analyze_logs
-from tests.run_utils import ROOT, run_python
+from tests.run_utils import ROOT, png_size, run_python, write_scalars
 
 SCRIPT = os.path.join(ROOT, 'tools', 'analyze_logs.py')
-PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 ITERS = list(range(10, 301, 10))
 
 
@@ -22,12 +19,6 @@ def asl_scalars(it, gamma0):
     p_neg = 0.99 - 0.2 * math.exp(-it / 50)
     return dict(asl_p_pos=p_pos, asl_p_neg=p_neg, asl_delta_p=p_pos - p_neg,
                 asl_gamma_neg=gamma0 + it / 100)
-
-
-def write_scalars(work_dir, timestamp, records):
-    path = work_dir / timestamp / 'vis_data' / 'scalars.json'
-    path.parent.mkdir(parents=True)
-    path.write_text(''.join(json.dumps(r) + '\n' for r in records))
 
 
 def train_record(it, **scalars):
@@ -48,13 +39,6 @@ def work_dirs(tmp_path):
     focal = tmp_path / 'atss_focal'
     write_scalars(focal, '20240103_000000', [train_record(it) for it in ITERS])
     return dict(asl=str(asl), adaptive=str(adaptive), focal=str(focal))
-
-
-def png_size(path):
-    with open(path, 'rb') as f:
-        head = f.read(24)
-    assert head[:8] == PNG_MAGIC
-    return struct.unpack('>II', head[16:24])
 
 
 def test_series_read_back_what_the_runs_logged(work_dirs):

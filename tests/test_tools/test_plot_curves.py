@@ -2,16 +2,14 @@
 written out here in float64 NumPy, p* against an independent scan and a closed form, and the
 PNG/SVG files it writes."""
 import os
-import struct
 
 import numpy as np
 import pytest
 
 from asl_mmdet.analysis import curves as plot_curves
-from tests.run_utils import ROOT, run_python
+from tests.run_utils import ROOT, png_size, run_python
 
 SCRIPT = os.path.join(ROOT, 'tools', 'plot_curves.py')
-PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
 
 def eq6_loss(p, gamma, m):
@@ -40,13 +38,6 @@ def p_star_by_scan(gamma, m):
     assert 0 < i < len(p) - 1
     h, (a, b, c) = p[1] - p[0], g[i - 1:i + 2]
     return p[i] + 0.5 * h * (a - c) / (a - 2 * b + c)
-
-
-def png_size(path):
-    with open(path, 'rb') as f:
-        head = f.read(24)
-    assert head[:8] == PNG_MAGIC
-    return struct.unpack('>II', head[16:24])
 
 
 POINTS = np.array([0.01, 0.1, 0.19, 0.201, 0.25, 0.5, 0.7, 0.8394, 0.9, 0.99, 0.999])

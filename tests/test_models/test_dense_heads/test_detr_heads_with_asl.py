@@ -5,7 +5,6 @@ avg_factor (sync_cls_avg_factor=True, DINO's) or a float."""
 import pytest
 import torch
 from mmengine.config import ConfigDict
-from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
 import asl_mmdet  # noqa: F401  (registers ASLoss)
@@ -24,13 +23,6 @@ ASL_DINO = dict(type='ASLoss', use_sigmoid=True, gamma_pos=1.0, gamma_neg=2.0, c
                 alpha=0.25, loss_weight=1.0)  # configs/dino-4scale_r50_asl.py
 ASL_MARGIN = dict(type='ASLoss', use_sigmoid=True, gamma_pos=0.0, gamma_neg=4.0, clip=0.05,
                   detach_focal_weight=True)
-
-
-@pytest.fixture(autouse=True)
-def mmdet_scope():
-    """The heads build their assigner and match costs in MMDetection's scope."""
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        yield
 
 
 def build_head(head_type, loss_cls, sync_cls_avg_factor=True):

@@ -2,7 +2,6 @@
 import pytest
 import torch
 from mmengine.config import ConfigDict
-from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
 import asl_mmdet  # noqa: F401  (registers ASLoss)
@@ -16,14 +15,6 @@ ASL_AS_FOCAL = dict(type='ASLoss', use_sigmoid=True, gamma_pos=2.0, gamma_neg=2.
 ASL_PAPER = dict(type='ASLoss', use_sigmoid=True)  # gamma_pos=0, gamma_neg=4, clip=0.05
 ASL_SHIFTED = dict(type='ASLoss', use_sigmoid=True, gamma_pos=1.0, gamma_neg=3.0, clip=0.0,
                    alpha=0.25, detach_focal_weight=True)
-
-
-@pytest.fixture(autouse=True)
-def mmdet_scope():
-    """Heads build their coders and assigners in the default scope: MMDetection's, whatever
-    scope an earlier test left."""
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        yield
 
 
 def build_head(name, loss_cls):

@@ -8,7 +8,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import MessageHub
-from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
 import asl_mmdet  # noqa: F401  (registers ASLoss)
@@ -23,13 +22,6 @@ QUALITY_HEADS = {
     'RTMDetSepBNHead': 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
     'TOODHead': 'tood/tood_r50_fpn_1x_coco.py',
 }
-
-
-@pytest.fixture(autouse=True)
-def mmdet_scope():
-    """The heads build their coders and assigners in MMDetection's scope."""
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        yield
 
 
 def build_head_with_asl(config):
