@@ -207,6 +207,11 @@ def measure(shape: Tuple[str, int, int, torch.dtype], impls: Dict[str, Loss], de
     return results
 
 
+def _ratio(ratio: float) -> str:
+    """``1.00x``, ``0.26x``; two significant digits below 0.1 (never a positive ``0.00x``)."""
+    return f'{ratio:.2f}x' if ratio >= 0.1 else f'{ratio:.2g}x'
+
+
 def report(shapes, results, names: List[str], baseline: str,
            logit_mib: Dict[str, float], device: str) -> str:
     """Markdown tables of op time (and on CUDA kernel time and peak memory) with ratios to
@@ -219,7 +224,7 @@ def report(shapes, results, names: List[str], baseline: str,
         if index == 2:
             return f'{value:.1f} ({value / logit_mib[key]:.2f}x logits)'
         base = results[key][baseline][index] if results[key].get(baseline) else None
-        return f'{value:.3f}' + (f' ({value / base:.2f}x)' if base else '')
+        return f'{value:.3f}' + (f' ({_ratio(value / base)})' if base else '')
 
     def table(title: str, index: int) -> str:
         return markdown_table([{'N x C, dtype': key, **{n: cell(key, n, index) for n in names}}

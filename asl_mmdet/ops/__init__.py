@@ -1,7 +1,7 @@
 """Asymmetric Loss operators.
 
 - :mod:`.contract`: the hyper-parameters (:class:`ASLParams`), the argument checks and
-  MMDetection's reduction rules (imports only torch);
+  MMDetection's reduction rules (imports only torch and :mod:`asl_mmdet.utils.compat`);
 - :mod:`.reference`: the plain-PyTorch loss (:func:`asymmetric_loss_ref`,
   :class:`AsymmetricLossRefFunction`), the CPU path and the kernel's oracle;
 - :mod:`.fused`: the fused Triton kernel (:func:`asymmetric_loss_fused`,
@@ -13,6 +13,7 @@
   (:func:`asymmetric_loss_single_label_fused`,
   :class:`AsymmetricLossSingleLabelTritonFunction`), imported on first use like :mod:`.fused`;
 - :mod:`.fused_support`: whether the fused path can run here;
+- :mod:`.self_check`: the kernels' check against the float64 reference on first use;
 - :mod:`.dispatch`: :func:`asymmetric_loss` and :func:`asymmetric_loss_single_label`, which
   pick one (``ASL_MMDET_IMPL``);
 - :mod:`.probability_analysis`: the paper's probability analysis (Sec. 2.6);

@@ -28,6 +28,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
+from ..utils import compat
 from ..utils.tables import markdown_table
 
 __all__ = ['TARGETS', 'DEFAULT_SHAPE', 'SINGLE_LABEL_SHAPE', 'H100', 'CALIBRATION', 'Variant',
@@ -156,11 +157,11 @@ MAX_TIME_OVER_FLOOR = 1.5
 
 def has_nvidia_backend() -> Tuple[bool, str]:
     """Whether the installed Triton can compile for NVIDIA GPUs here, and if not, why."""
-    try:
-        import triton
-        from triton.backends import backends
-    except ImportError as exc:
-        return False, f'Triton is not installed ({exc})'
+    reason = compat.compile_report_unsupported()
+    if reason is not None:
+        return False, reason
+    import triton
+    from triton.backends import backends
     if 'nvidia' not in backends:
         return False, f'Triton {triton.__version__} has no NVIDIA backend'
     missing = [tool for tool in ('ptxas', 'cuobjdump', 'nvdisasm') if _tool(tool) is None]
@@ -210,6 +211,8 @@ class Launch:
     compiled: object
     grid: Tuple[int, ...]
     constants: Dict[str, object]
+    kernel: object = None  # the JITFunction
+    arguments: Dict[str, object] = dataclasses.field(default_factory=dict)  # by name
 
 
 @contextlib.contextmanager
@@ -236,7 +239,7 @@ def compile_only(arch: int) -> Iterator[List[Launch]]:
         constants = {name: bound[name] for name in names
                      if name in bound and self.params[names.index(name)].is_constexpr}
         constants['num_warps'] = kernel.metadata.num_warps
-        launches.append(Launch(self.fn.__name__, kernel, tuple(grid), constants))
+        launches.append(Launch(self.fn.__name__, kernel, tuple(grid), constants, self, bound))
         return kernel
 
     previous = driver._active

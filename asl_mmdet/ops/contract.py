@@ -9,12 +9,15 @@ inputs checked, ``'mean'`` is ``sum / numel`` or ``sum / (avg_factor + eps)``, `
 ``avg_factor`` is an error, the result is times ``loss_weight`` and in pred's dtype.
 """
 import dataclasses
+import functools
 import math
 import numbers
 from typing import Callable, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+
+from ..utils import compat
 
 __all__ = ['ASLParams', 'make_asymmetric_loss', 'check_asl_params', 'check_avg_factor',
            'check_bool', 'check_class_weight', 'check_inputs', 'check_number',
@@ -124,7 +127,7 @@ def check_avg_factor(avg_factor: Optional[Union[float, Tensor]], reduction: str)
     if avg_factor.numel() != 1 or avg_factor.dtype == torch.bool or avg_factor.is_complex():
         raise ValueError(f'avg_factor must be a number or a one-element real Tensor, got '
                          f'{describe(avg_factor)}')
-    if avg_factor.device.type == 'cpu' and not torch.compiler.is_compiling():
+    if avg_factor.device.type == 'cpu' and not compat.is_compiling():
         check_number('avg_factor', avg_factor.item(), 0, low_inclusive=False)
     else:
         ok = torch.isfinite(avg_factor) & (avg_factor > 0)
@@ -252,7 +255,16 @@ def class_weight_tensor(class_weight, pred: Tensor) -> Optional[Tensor]:
         raise ValueError(f'class_weight must hold one weight per class: got {weights.numel()} '
                          f'weights for pred of shape {tuple(pred.shape)} (C = {num_classes})')
     dtype = torch.float64 if pred.dtype == torch.float64 else torch.float32
-    return weights.to(device=pred.device, dtype=dtype)
+    return _class_weight_on(tuple(float(w) for w in class_weight), pred.device, dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _class_weight_on(weights: Tuple[float, ...], device: torch.device,
+                     dtype: torch.dtype) -> Tensor:
+    """The (C,) tensor of ``weights`` on ``device``, made once per weights, device and dtype:
+    a loss module's ``class_weight`` crosses to the GPU once, not at every step (a blocking
+    host-to-device copy each). Nobody writes into it."""
+    return torch.tensor(weights, dtype=dtype, device=device)
 
 
 def reduction_scale(reduction: str, avg_factor: Optional[Union[float, Tensor]],
@@ -306,7 +318,7 @@ def make_asymmetric_loss(function, checks_labels: bool, name: str, doc: str) -> 
         weight = check_inputs(pred, target, weight)
         class_weight = class_weight_tensor(class_weight, pred)
         if not checks_labels or (target.device.type == 'cpu'
-                                 and not torch.compiler.is_compiling()):
+                                 and not compat.is_compiling()):
             check_target_values(target, pred.shape[1])
         check_avg_factor(avg_factor, reduction)
 

@@ -15,13 +15,13 @@ With ``return_prob_sums=True`` both multi-label implementations also return the 
 of the paper's probability analysis (Sec. 2.6), computed in the same pass as the loss; see
 :mod:`asl_mmdet.ops.probability_analysis`.
 """
-import importlib.util
 import os
 from typing import Callable, Optional, Sequence, Tuple, Union
 
 from torch import Tensor
 
-from . import fused_support
+from ..utils import compat
+from . import fused_support, self_check
 from .contract import DEFAULT_EPS
 from .reference import asymmetric_loss_ref
 from .single_label import asymmetric_loss_single_label_ref
@@ -31,7 +31,7 @@ __all__ = ['asymmetric_loss', 'asymmetric_loss_single_label', 'use_fused', 'HAS_
 
 IMPL_ENV = 'ASL_MMDET_IMPL'
 IMPLS = ('auto', 'ref', 'triton')
-HAS_TRITON = importlib.util.find_spec('triton') is not None
+HAS_TRITON = compat.triton_installed()
 
 
 def use_fused(pred: Tensor) -> bool:
@@ -43,19 +43,27 @@ def use_fused(pred: Tensor) -> bool:
     impl = os.environ.get(IMPL_ENV) or 'auto'
     if impl not in IMPLS:
         raise ValueError(f'{IMPL_ENV} must be one of {IMPLS} or unset, got {impl!r}')
-    if impl == 'triton' and not HAS_TRITON:
-        raise RuntimeError(f'{IMPL_ENV}=triton but Triton is not installed')
+    if impl == 'triton':
+        reason = compat.kernels_unsupported()
+        if reason is not None:
+            raise RuntimeError(f'{IMPL_ENV}=triton, but {reason}')
     if impl == 'auto':
         return fused_support.fused_available(pred)
     return impl == 'triton'
 
 
-def _run_fused(fused: Callable, reference: Callable, args: tuple):
-    """``fused(*args)``: forced by ``ASL_MMDET_IMPL=triton``, its errors surface; otherwise a
-    kernel that fails to compile warns once and ``reference(*args)`` runs instead, for the
-    rest of the process (:func:`~asl_mmdet.ops.fused_support.fused_or_reference`)."""
+def _run_fused(family: str, fused: Callable, reference: Callable, probe: Callable,
+               args: tuple):
+    """``fused(*args)``: forced by ``ASL_MMDET_IMPL=triton``, its errors surface; otherwise
+    after the family's self-check on the device (its first eager call: ``probe(fused,
+    reference, *args)``, :func:`~asl_mmdet.ops.fused_support.self_check_failed`), and a kernel
+    that fails the check or to compile warns once and ``reference(*args)`` runs instead, for
+    the rest of the process (:func:`~asl_mmdet.ops.fused_support.fused_or_reference`)."""
     if os.environ.get(IMPL_ENV) == 'triton':
         return fused(*args)
+    if fused_support.self_check_failed(family, args[0],
+                                       lambda: probe(fused, reference, *args)):
+        return reference(*args)
     return fused_support.fused_or_reference(lambda: fused(*args), lambda: reference(*args))
 
 
@@ -123,8 +131,9 @@ def asymmetric_loss(pred: Tensor,
     args = (pred, target, weight, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
             reduction, avg_factor, loss_weight, eps, return_prob_sums, class_weight)
     if isinstance(pred, Tensor) and use_fused(pred):
-        from .fused import asymmetric_loss_fused
-        return _run_fused(asymmetric_loss_fused, asymmetric_loss_ref, args)
+        from . import fused
+        return _run_fused('Asymmetric Loss', fused.asymmetric_loss_fused, asymmetric_loss_ref,
+                          _multi_label_probe, args)
     return asymmetric_loss_ref(*args)
 
 
@@ -169,7 +178,25 @@ def asymmetric_loss_single_label(pred: Tensor,
             loss_weight, eps)
     if (isinstance(pred, Tensor) and isinstance(target, Tensor)
             and not target.dtype.is_floating_point and use_fused(pred)):
-        from .fused_single_label import asymmetric_loss_single_label_fused
-        return _run_fused(asymmetric_loss_single_label_fused, asymmetric_loss_single_label_ref,
-                          args)
+        from . import fused_single_label
+        return _run_fused('single-label Asymmetric Loss',
+                          fused_single_label.asymmetric_loss_single_label_fused,
+                          asymmetric_loss_single_label_ref, _single_label_probe, args)
     return asymmetric_loss_single_label_ref(*args)
+
+
+_MULTI_LABEL_ARGS = ('gamma_pos', 'gamma_neg', 'clip', 'alpha', 'detach_focal_weight',
+                     'reduction', 'avg_factor', 'loss_weight', 'eps', 'return_prob_sums',
+                     'class_weight')
+_SINGLE_LABEL_ARGS = ('gamma_pos', 'gamma_neg', 'label_smoothing', 'reduction', 'avg_factor',
+                      'loss_weight', 'eps')
+
+
+def _multi_label_probe(fused: Callable, reference: Callable, pred, target, weight, *rest):
+    return self_check.probe_multi_label(fused, reference, pred, target, weight,
+                                        **dict(zip(_MULTI_LABEL_ARGS, rest)))
+
+
+def _single_label_probe(fused: Callable, reference: Callable, pred, target, weight, *rest):
+    return self_check.probe_single_label(fused, reference, pred, target, weight,
+                                         **dict(zip(_SINGLE_LABEL_ARGS, rest)))

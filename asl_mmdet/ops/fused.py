@@ -44,19 +44,21 @@ anyway, into per-program partials that the host sums, as deterministic as the lo
 Kernels run on the CPU too when ``TRITON_INTERPRET=1`` is set before this module is imported.
 """
 import contextlib
+import os
 from typing import Optional, Tuple, Union
 
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
-from torch.library import triton_op, wrap_triton
 
+from ..utils import compat
 from .contract import FUSED_DTYPES, make_asymmetric_loss
 from .reference import check_first_order
 
 __all__ = ['asymmetric_loss_fused', 'asl_forward_fused', 'scale_grad_', 'check_fused_inputs',
-           'device_of', 'INTERPRETED',
+           'device_of', 'INTERPRETED', 'TRACED', 'OP_REGISTERED', 'register_op', 'compiled_op',
+           'launcher', 'scratch',
            'AsymmetricLossTritonFunction']
 
 # Elements per forward tile (BLOCK_N * BLOCK_C) and warps per program: 8 elements per thread,
@@ -78,10 +80,30 @@ _LABEL_MESSAGE = ('asymmetric_loss: target class indices must be in [0, C] (C is
 
 
 # _exp2, _log2, _rcp: the hardware's approximate exp2, log2 and reciprocal (one MUFU
-# instruction each, flushing subnormals) when compiled (_APPROX, set below the kernels); exact
-# numpy math under the interpreter, which can not run PTX.
+# instruction each, flushing subnormals) when compiled (_APPROX, set below the kernels). Under
+# the interpreter, which can not run PTX: exact numpy math, or with ASL_MMDET_MUFU_EMULATION
+# (_MUFU_ERROR) the GPU's documented behaviour: subnormal inputs and outputs flushed to zero, and
+# each result off by its worst-case bound (CUDA C++ Programming Guide, intrinsic functions, and
+# the PTX ISA's ex2 / lg2 / rcp .approx.ftz.f32): ex2 2 ulp (relative 2^-22), lg2 absolute
+# 2^-22 for x in [0.5, 2] and 2 ulp elsewhere, rcp 1 ulp (2^-23); the error's sign all +
+# ('up'), all - ('down') or a hash of the argument's bits per element ('hash').
 _LN2 = tl.constexpr(0.6931471805599453)
 _LOG2E = tl.constexpr(1.4426950408889634)
+MUFU_EMULATION_ENV = 'ASL_MMDET_MUFU_EMULATION'
+MUFU_MODES = {'': 0, 'exact': 0, 'up': 1, 'down': 2, 'hash': 3}
+_TINY = tl.constexpr(1.1754943508222875e-38)  # 2^-126, the smallest normal float32
+_EX2_REL = tl.constexpr(2.0**-22)
+_LG2_ABS = tl.constexpr(2.0**-22)
+_LG2_REL = tl.constexpr(2.0**-22)
+_RCP_REL = tl.constexpr(2.0**-23)
+
+
+def _mufu_error_mode() -> int:
+    mode = os.environ.get(MUFU_EMULATION_ENV, '')
+    if mode not in MUFU_MODES:
+        raise ValueError(f'{MUFU_EMULATION_ENV} must be one of {sorted(MUFU_MODES)} or unset, '
+                         f'got {mode!r}')
+    return MUFU_MODES[mode]
 
 
 @triton.jit
@@ -91,9 +113,30 @@ def _mufu(x, ASM: tl.constexpr):
 
 
 @triton.jit
+def _ftz(x):
+    """Subnormals flushed to zero (emulation only)."""
+    return tl.where(tl.abs(x) < _TINY, 0.0, x)
+
+
+@triton.jit
+def _error_sign(x):
+    """+1 or -1: the sign of an emulated error (emulation only)."""
+    if _MUFU_ERROR == 1:
+        sign = tl.full(x.shape, 1.0, tl.float32)
+    elif _MUFU_ERROR == 2:
+        sign = tl.full(x.shape, -1.0, tl.float32)
+    else:
+        bits = x.to(tl.int32, bitcast=True) * 747796405 + 289
+        sign = tl.where(((bits ^ (bits >> 13)) & 1) == 0, 1.0, -1.0)
+    return sign
+
+
+@triton.jit
 def _exp2(x):
     if _APPROX:
         return _mufu(x, 'ex2.approx.ftz.f32 $0, $1;')
+    if _MUFU_ERROR != 0:
+        return _ftz(tl.exp2(_ftz(x)) * (1.0 + _error_sign(x) * _EX2_REL))
     return tl.exp2(x)
 
 
@@ -101,6 +144,12 @@ def _exp2(x):
 def _log2(x):
     if _APPROX:
         return _mufu(x, 'lg2.approx.ftz.f32 $0, $1;')
+    if _MUFU_ERROR != 0:
+        x = _ftz(x)
+        y = tl.log2(x)
+        sign = _error_sign(x)
+        return tl.where((x >= 0.5) & (x <= 2.0), y + sign * _LG2_ABS,
+                        y * (1.0 + sign * _LG2_REL))
     return tl.log2(x)
 
 
@@ -108,6 +157,8 @@ def _log2(x):
 def _rcp(x):
     if _APPROX:
         return _mufu(x, 'rcp.approx.ftz.f32 $0, $1;')
+    if _MUFU_ERROR != 0:
+        return _ftz((1.0 / _ftz(x)) * (1.0 + _error_sign(x) * _RCP_REL))
     return 1.0 / x
 
 
@@ -462,7 +513,9 @@ def _scale_by_scalar_kernel(grad_ptr, factor_ptr, scale, numel, BLOCK: tl.conste
     factor = tl.load(factor_ptr).to(tl.float32) * scale
     if factor != 1.0:
         step = tl.num_programs(0) * BLOCK
-        for start in range(tl.program_id(0) * BLOCK, numel, step):
+        # a 64-bit counter: with an int32 one, numel within a step of 2**31 would wrap start
+        # negative, past the mask, and write out of bounds
+        for start in range(tl.program_id(0).to(tl.int64) * BLOCK, numel, step):
             offsets = start + tl.arange(0, BLOCK)
             mask = offsets < numel
             grad = tl.load(grad_ptr + offsets, mask=mask).to(tl.float32)
@@ -512,6 +565,16 @@ def _forward_config(num_rows: int, num_cols: int) -> Tuple[int, int, int, Tuple[
     chunks_per_program = triton.cdiv(chunks, splits)
     grid_c = triton.cdiv(chunks, chunks_per_program)
     return block_n, block_c, block_c * chunks_per_program, (grid_n, grid_c)
+
+
+def scratch(like: Tensor) -> Tensor:
+    """A one-element tensor of ``like``'s dtype and device, for an unused pointer argument."""
+    return torch.empty(1, dtype=like.dtype, device=like.device)
+
+
+def launcher(kernel, traced: bool):
+    """``kernel``, through :func:`torch.library.wrap_triton` if ``traced``."""
+    return compat.wrap_triton(kernel) if traced else kernel
 
 
 def _strides(tensor: Tensor, num_cols: int) -> Tuple[Tensor, int, int]:
@@ -595,7 +658,7 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
     pred, stride_pred_n, stride_pred_c = _strides(pred, num_cols)
     target, stride_target_n, stride_target_c = _strides(target, num_cols)
     if weight is None:
-        weight_kind, weight, stride_weight_n, stride_weight_c = 0, pred, 0, 0
+        weight_kind, weight, stride_weight_n, stride_weight_c = 0, scratch(pred), 0, 0
     else:
         weight_kind = 1 if weight.shape[1] == 1 else 2
         weight, stride_weight_n, stride_weight_c = _strides(weight, num_cols)
@@ -609,11 +672,14 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
         partials = torch.empty(grid[0] * grid[1] * 4, dtype=torch.float32, device=device)
     a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
 
-    kernel = wrap_triton(_asl_forward_kernel) if traced else _asl_forward_kernel
+    kernel = launcher(_asl_forward_kernel, traced)
+    # a pointer the variant never reads or writes gets a scratch tensor of its own: no two
+    # arguments alias, so a compiler that must assume every argument written (Inductor, for a
+    # kernel with inline asm) can not reorder one aliased write over another
     kernel[grid](
-        pred, target, weight, pred if class_weight is None else class_weight, out,
-        grad if need_grad else out, ok,
-        partials if prob_sums else out,
+        pred, target, weight, scratch(pred) if class_weight is None else class_weight, out,
+        grad if need_grad else scratch(out), ok,
+        partials if prob_sums else scratch(out),
         num_rows, num_cols, cols_per_program,
         stride_pred_n, stride_pred_c, stride_target_n, stride_target_c,
         stride_weight_n, stride_weight_c,
@@ -650,17 +716,19 @@ def scale_grad_(grad: Tensor, grad_output: Tensor, scale: float = 1.0,
     if grad_output.numel() == 1 or all(s == 0 for s in grad_output.stride()):
         # a scalar, or one expanded to (N, C) (the backward of ``loss.sum()``)
         grid = (min(triton.cdiv(numel, _SCALE_BLOCK), _SCALE_MAX_PROGRAMS), )
-        kernel = wrap_triton(_scale_by_scalar_kernel) if traced else _scale_by_scalar_kernel
+        kernel = launcher(_scale_by_scalar_kernel, traced)
         kernel[grid](grad, grad_output, float(scale), numel, BLOCK=_SCALE_BLOCK,
                      num_warps=_SCALE_NUM_WARPS)
         return
     num_rows, num_cols = grad.shape
+    # its column offsets in int32 (a transposed grad_output of N * C > 2**31 would overflow)
+    grad_output, stride_factor_n, stride_factor_c = _strides(grad_output, num_cols)
     block_c = _block_cols(num_cols)
     block_n = _TILE // block_c
     grid = (triton.cdiv(num_rows, block_n), triton.cdiv(num_cols, block_c))
-    kernel = wrap_triton(_mul_elementwise_kernel) if traced else _mul_elementwise_kernel
-    kernel[grid](grad, grad_output, float(scale), num_rows, num_cols, grad_output.stride(0),
-                 grad_output.stride(1), BLOCK_N=block_n, BLOCK_C=block_c,
+    kernel = launcher(_mul_elementwise_kernel, traced)
+    kernel[grid](grad, grad_output, float(scale), num_rows, num_cols, stride_factor_n,
+                 stride_factor_c, BLOCK_N=block_n, BLOCK_C=block_c,
                  num_warps=_NUM_WARPS)
 
 
@@ -671,7 +739,7 @@ def _asl_forward_op(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamm
                     class_weight: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     return asl_forward_fused(pred, target, weight, gamma_pos, gamma_neg, clip, alpha,
                              detach_focal_weight, reduce, scale, grad_scale, need_grad,
-                             prob_sums, class_weight, traced=not INTERPRETED)
+                             prob_sums, class_weight, traced=TRACED)
 
 
 def _asl_forward_fake(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
@@ -686,21 +754,43 @@ def _asl_forward_fake(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
 
 
 def _asl_scale_grad_op(grad: Tensor, grad_output: Tensor, scale: float) -> None:
-    scale_grad_(grad, grad_output, scale, traced=not INTERPRETED)
+    scale_grad_(grad, grad_output, scale, traced=TRACED)
 
 
 INTERPRETED = not isinstance(_asl_forward_kernel, triton.runtime.jit.JITFunction)
 _APPROX = tl.constexpr(not INTERPRETED)  # read by the kernels when they compile or run
-if INTERPRETED:
-    # wrap_triton can not trace interpreted kernels: opaque custom ops with fake kernels
-    torch.library.custom_op('asl_mmdet::asl_forward', _asl_forward_op,
-                            mutates_args=()).register_fake(_asl_forward_fake)
-    torch.library.custom_op('asl_mmdet::asl_scale_grad_', _asl_scale_grad_op,
-                            mutates_args={'grad'}).register_fake(lambda *args: None)
-else:
-    # torch.compile traces into these and sees the kernels
-    triton_op('asl_mmdet::asl_forward', _asl_forward_op, mutates_args=())
-    triton_op('asl_mmdet::asl_scale_grad_', _asl_scale_grad_op, mutates_args={'grad'})
+# the interpreter's emulation of the MUFU math (0: exact); read when the kernels run, so a
+# test may set it between calls
+_MUFU_ERROR = tl.constexpr(_mufu_error_mode() if INTERPRETED else 0)
+# torch.compile traces into triton ops and sees the kernels (torch >= 2.6); wrap_triton can not
+# trace interpreted kernels, which are opaque custom ops with fake kernels (torch >= 2.4).
+# With neither, compiled code runs the reference (fused_support) and nothing is registered.
+TRACED = compat.HAS_TRITON_OP and not INTERPRETED
+OP_REGISTERED = TRACED or compat.HAS_CUSTOM_OP
+
+
+def register_op(name: str, fn, mutates_args, fake) -> None:
+    """Register ``fn`` as ``asl_mmdet::name`` for ``torch.compile``: a triton op (``fn``
+    launches through :func:`torch.library.wrap_triton` when ``traced=TRACED``), an opaque
+    custom op with the ``fake`` kernel under the interpreter, nothing without either."""
+    if TRACED:
+        compat.triton_op(f'asl_mmdet::{name}', fn, mutates_args=mutates_args)
+    elif compat.HAS_CUSTOM_OP:
+        compat.custom_op(f'asl_mmdet::{name}', fn, mutates_args=mutates_args, fake=fake)
+
+
+register_op('asl_forward', _asl_forward_op, (), _asl_forward_fake)
+register_op('asl_scale_grad_', _asl_scale_grad_op, {'grad'}, lambda *args: None)
+_NO_OP_MESSAGE = (f'the fused Asymmetric Loss under torch.compile needs torch >= 2.6 '
+                  f'(torch.library.triton_op), this is torch {torch.__version__}: call '
+                  f'asymmetric_loss, which runs the reference under compile there')
+
+
+def compiled_op(name: str):
+    """The registered op ``asl_mmdet::name``, for code that Dynamo traces."""
+    if not OP_REGISTERED:
+        raise RuntimeError(_NO_OP_MESSAGE)
+    return getattr(torch.ops.asl_mmdet, name)
 
 
 def device_of(tensor: Tensor):
@@ -741,8 +831,8 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
                                       (scale, 1.0))
         args = (pred, target, weight, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
                 reduce, scale, grad_scale, need_grad, prob_sums, class_weight)
-        if torch.compiler.is_compiling():
-            loss, grad, ok, sums = torch.ops.asl_mmdet.asl_forward(*args)
+        if compat.is_compiling():
+            loss, grad, ok, sums = compiled_op('asl_forward')(*args)
         else:
             check_fused_inputs('Asymmetric Loss', pred, target=target, weight=weight,
                                class_weight=class_weight)
@@ -762,8 +852,8 @@ class AsymmetricLossTritonFunction(torch.autograd.Function):
     def backward(ctx, grad_output: Tensor, *unused):
         check_first_order()
         (grad, ) = ctx.saved_tensors
-        if torch.compiler.is_compiling():
-            torch.ops.asl_mmdet.asl_scale_grad_(grad, grad_output, ctx.backward_scale)
+        if compat.is_compiling():
+            compiled_op('asl_scale_grad_')(grad, grad_output, ctx.backward_scale)
         else:
             if ctx.backward_done:
                 raise RuntimeError('the fused Asymmetric Loss scales its saved gradient in '

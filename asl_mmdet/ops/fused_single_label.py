@@ -41,7 +41,9 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from .fused import check_fused_inputs, device_of, scale_grad_
+from ..utils import compat
+from .fused import (TRACED, check_fused_inputs, compiled_op, device_of, launcher, register_op,
+                    scale_grad_, scratch)
 from .reference import check_first_order
 from .single_label import make_single_label_loss
 
@@ -134,8 +136,8 @@ def _launch_config(num_cols: int) -> Tuple[int, int]:
 
 def asl_single_label_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor],
                                    gamma_pos: float, gamma_neg: float, label_smoothing: float,
-                                   grad_scale: float,
-                                   need_grad: bool) -> Tuple[Tensor, Optional[Tensor]]:
+                                   grad_scale: float, need_grad: bool,
+                                   traced: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
     """Launch the kernel: the (N,) float32 per-sample loss (times ``weight``) and, if
     ``need_grad``, the (N, C) gradient of ``grad_scale * sum(loss)`` in pred's dtype (float32
     for float16 logits: see :class:`AsymmetricLossSingleLabelTritonFunction`).
@@ -144,6 +146,8 @@ def asl_single_label_forward_fused(pred: Tensor, target: Tensor, weight: Optiona
         pred (Tensor): logits of shape (N, C), float32, float16 or bfloat16.
         target (Tensor): class indices of shape (N,) in [0, C) (checked by the caller).
         weight (Tensor, optional): per-sample weights of shape (N,).
+        traced (bool): launch through :func:`torch.library.wrap_triton` (inside the op that
+            ``torch.compile`` sees).
 
     The caller checks the arguments and the device (CPU tensors launch compile-only, see
     :mod:`asl_mmdet.ops.compile_report`, or under ``TRITON_INTERPRET=1``).
@@ -163,13 +167,33 @@ def asl_single_label_forward_fused(pred: Tensor, target: Tensor, weight: Optiona
         weight = weight.contiguous()
     block, num_warps = _launch_config(num_cols)
     smooth_other = label_smoothing / num_cols
-    _asl_single_label_kernel[(num_rows, )](
-        pred, pred.stride(0), target, weight if weight is not None else loss, loss,
-        grad if need_grad else loss, grad.stride(0) if need_grad else 0, num_cols,
+    launcher(_asl_single_label_kernel, traced)[(num_rows, )](
+        pred, pred.stride(0), target, weight if weight is not None else scratch(loss), loss,
+        grad if need_grad else scratch(loss), grad.stride(0) if need_grad else 0, num_cols,
         float(gamma_pos), float(gamma_neg), smooth_other, 1.0 - label_smoothing + smooth_other,
         float(grad_scale), HAS_WEIGHT=weight is not None, NEED_GRAD=need_grad, BLOCK=block,
         num_warps=num_warps)
     return loss, grad
+
+
+def _forward_op(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
+                gamma_neg: float, label_smoothing: float, grad_scale: float,
+                need_grad: bool) -> Tuple[Tensor, Tensor]:
+    loss, grad = asl_single_label_forward_fused(pred, target, weight, gamma_pos, gamma_neg,
+                                                label_smoothing, grad_scale, need_grad,
+                                                traced=TRACED)
+    return loss, grad if grad is not None else pred.new_empty(0)
+
+
+def _forward_fake(pred: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos: float,
+                  gamma_neg: float, label_smoothing: float, grad_scale: float,
+                  need_grad: bool) -> Tuple[Tensor, Tensor]:
+    grad_dtype = torch.float32 if pred.dtype == torch.float16 else pred.dtype
+    return (pred.new_empty(pred.shape[0], dtype=torch.float32),
+            pred.new_empty(pred.shape if need_grad else (0, ), dtype=grad_dtype))
+
+
+register_op('asl_single_label_forward', _forward_op, (), _forward_fake)
 
 
 class AsymmetricLossSingleLabelTritonFunction(torch.autograd.Function):
@@ -188,10 +212,12 @@ class AsymmetricLossSingleLabelTritonFunction(torch.autograd.Function):
         # float16 logits: the gradient is kept in float32 and cast after grad_output scaled it,
         # as the reference does, so that 1 / N of 'mean' does not flush small elements to 0
         # before a GradScaler's grad_output scales them back up
-        with device_of(pred):
-            loss, grad = asl_single_label_forward_fused(pred, target, weight, gamma_pos,
-                                                        gamma_neg, label_smoothing, scale,
-                                                        need_grad)
+        args = (pred, target, weight, gamma_pos, gamma_neg, label_smoothing, scale, need_grad)
+        if compat.is_compiling():  # the op that torch.compile sees: no raw launch traced
+            loss, grad = compiled_op('asl_single_label_forward')(*args)
+        else:
+            with device_of(pred):
+                loss, grad = asl_single_label_forward_fused(*args)
         if need_grad:
             ctx.save_for_backward(grad)
         ctx.reduce, ctx.dtype, ctx.backward_done = reduce, pred.dtype, False
@@ -203,16 +229,19 @@ class AsymmetricLossSingleLabelTritonFunction(torch.autograd.Function):
     def backward(ctx, grad_output: Tensor):
         check_first_order()
         (grad, ) = ctx.saved_tensors
-        if ctx.backward_done:
-            raise RuntimeError('the fused single-label Asymmetric Loss scales its saved gradient '
-                               'in place, so it can back-propagate once per forward; use '
-                               'ASL_MMDET_IMPL=ref to back-propagate twice')
-        ctx.backward_done = True
         # in place and on the device: no traffic (and no host synchronisation) when
         # grad_output is the scalar 1 of loss.backward()
         factor = grad_output if ctx.reduce else grad_output.unsqueeze(1).expand(grad.shape)
-        with device_of(grad):
-            scale_grad_(grad, factor)
+        if compat.is_compiling():
+            compiled_op('asl_scale_grad_')(grad, factor, 1.0)
+        else:
+            if ctx.backward_done:
+                raise RuntimeError('the fused single-label Asymmetric Loss scales its saved '
+                                   'gradient in place, so it can back-propagate once per '
+                                   'forward; use ASL_MMDET_IMPL=ref to back-propagate twice')
+            ctx.backward_done = True
+            with device_of(grad):
+                scale_grad_(grad, factor)
         return (grad.to(ctx.dtype), ) + (None, ) * 7
 
 

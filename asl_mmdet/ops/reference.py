@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils import compat
 from .contract import IGNORE_LABEL, make_asymmetric_loss
 
 __all__ = ['asymmetric_loss_ref', 'asl_loss_and_grad', 'negative_terms', 'positive_terms',
@@ -198,7 +199,7 @@ DOUBLE_BACKWARD_MESSAGE = ('ASL computes its gradient in closed form; double bac
 def check_first_order() -> None:
     """Raise in a backward pass that builds a graph (``create_graph=True``): the closed-form
     gradient has no graph of its own, so a second derivative through it would be silently 0."""
-    if torch.is_grad_enabled() and not torch.compiler.is_compiling():
+    if torch.is_grad_enabled() and not compat.is_compiling():
         raise RuntimeError(DOUBLE_BACKWARD_MESSAGE)
 
 

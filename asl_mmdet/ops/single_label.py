@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils import compat
 from .contract import (DEFAULT_EPS, check_avg_factor, check_number, check_pred_and_target,
                        check_reduction, describe, reduction_scale)
 from .reference import compute_dtype
@@ -81,7 +82,7 @@ def _check_target_values(target: Tensor, num_classes: int) -> None:
         return
     soft = target.dtype.is_floating_point
     name, high = ('soft labels', 1) if soft else ('class indices', num_classes - 1)
-    if target.device.type != 'cpu' or torch.compiler.is_compiling():
+    if target.device.type != 'cpu' or compat.is_compiling():
         good = (target >= 0) & (target <= high)
         torch._assert_async(good.all(), f'target {name} must be in [0, {high}]')
         return

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from tests.run_utils import ENV, run_python
+from tests.test_ops.helpers import needs_kernels
 
 SCRIPT = 'tools/benchmarks/loss.py'
 CPU_ROWS = ['mmdet py focal', 'BCE', 'official', 'ref, index', 'ref, multi-hot']
@@ -33,6 +34,7 @@ def test_cpu_path_table_with_ratios_to_mmdet_focal():
     assert 'skipped' not in result.stderr, result.stderr
 
 
+@needs_kernels
 def test_cpu_path_with_the_interpreted_kernel():
     result = run_python(SCRIPT, '--device', 'cpu', '--shapes', '16x5:fp32,3x4:bf16', '--iters',
                         '1', '--warmup', '0', env=dict(ENV, TRITON_INTERPRET='1'))

@@ -1,12 +1,39 @@
 """The parameter tables and input makers shared by the reference's and the fused kernel's
-tests (tests/test_ops/test_reference.py, tests/test_ops/test_fused.py)."""
+tests (tests/test_ops/test_reference.py, tests/test_ops/test_fused.py), and the one answer to
+whether this process can run the kernels (:func:`kernels_skip_reason`)."""
+import importlib
 from typing import Callable, Optional, Tuple
 
 import pytest
 import torch
 from torch import Tensor
 
+from asl_mmdet.utils import compat
 from tests.asl_oracle import one_hot
+
+
+def kernels_skip_reason() -> Optional[str]:
+    """Why the fused kernels can not run in this test process, None if they can: the installed
+    Triton (:func:`asl_mmdet.utils.compat.kernels_unsupported`), or no GPU and kernels built
+    without the interpreter (``TRITON_INTERPRET=1``, set by ``tests/conftest.py``)."""
+    reason = compat.kernels_unsupported()
+    if reason is None and not torch.cuda.is_available():
+        fused = importlib.import_module('asl_mmdet.ops.fused')
+        if not fused.INTERPRETED:
+            reason = ('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1 '
+                      '(their module was imported before tests/conftest.py could set it)')
+    return reason
+
+
+def skip_without_kernels() -> None:
+    """Skip the calling test module where the kernels can not run."""
+    reason = kernels_skip_reason()
+    if reason is not None:
+        pytest.skip(reason, allow_module_level=True)
+
+
+needs_kernels = pytest.mark.skipif(kernels_skip_reason() is not None,
+                                   reason=kernels_skip_reason() or '')
 
 # (gamma_pos, gamma_neg, clip, alpha)
 PARAMS = [

@@ -13,15 +13,17 @@ from asl_mmdet.models.losses import ASLoss
 from asl_mmdet.ops import asymmetric_loss, asymmetric_loss_ref
 from asl_mmdet.ops.reference import DOUBLE_BACKWARD_MESSAGE
 from tests.asl_oracle import asl_paper, one_hot
+from tests.test_ops.helpers import kernels_skip_reason
 
 DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 def fused_loss(*args, **kwargs):
-    triton_module = pytest.importorskip('asl_mmdet.ops.fused')
-    if DEVICE == 'cpu' and not triton_module.INTERPRETED:
-        pytest.skip('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1')
-    return triton_module.asymmetric_loss_fused(*args, **kwargs)
+    reason = kernels_skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    from asl_mmdet.ops.fused import asymmetric_loss_fused
+    return asymmetric_loss_fused(*args, **kwargs)
 
 
 IMPLS = [pytest.param(asymmetric_loss_ref, id='ref'), pytest.param(fused_loss, id='fused')]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from asl_mmdet.ops import ASLParams
-from asl_mmdet.ops.contract import DEFAULT_EPS, reduction_scale
+from asl_mmdet.ops.contract import DEFAULT_EPS, class_weight_tensor, reduction_scale
 
 
 def test_params_defaults_are_the_papers_coco_setting():
@@ -56,3 +56,15 @@ def test_tensor_avg_factor_divides_after_the_reduction():
     scale, divide_by = reduction_scale('mean', avg_factor, 0.5, DEFAULT_EPS, 12)
     assert scale == 0.5 and divide_by is avg_factor
     assert reduction_scale('mean', None, 1.0, DEFAULT_EPS, 0) == (1.0, None)  # empty: no NaN
+
+
+def test_class_weight_crosses_to_the_device_once():
+    """Issue 20, item 8: the same class_weight on the same device and dtype is one tensor,
+    made once (a module's class_weight is not copied host-to-device at every step)."""
+    pred = torch.zeros(2, 3)
+    first = class_weight_tensor((1.0, 2.0, 0.5), pred)
+    assert class_weight_tensor([1.0, 2.0, 0.5], pred) is first
+    assert first.tolist() == [1.0, 2.0, 0.5] and first.dtype == torch.float32
+    double = class_weight_tensor((1.0, 2.0, 0.5), pred.double())
+    assert double is not first and double.dtype == torch.float64
+    assert class_weight_tensor((1.0, 2.0, 0.25), pred) is not first

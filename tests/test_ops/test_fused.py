@@ -11,7 +11,9 @@ import functools
 import pytest
 import torch
 
-pytest.importorskip('triton')
+from tests.test_ops.helpers import skip_without_kernels
+
+skip_without_kernels()
 
 from asl_mmdet.ops import (AsymmetricLossRefFunction, asymmetric_loss,  # noqa: E402
                            asymmetric_loss_ref, fused)
@@ -25,11 +27,6 @@ from tests.run_utils import run_python  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 DEVICE = 'cuda' if CUDA else 'cpu'
-if not CUDA and not fused.INTERPRETED:
-    pytest.skip('no GPU, and the Triton kernels were built without TRITON_INTERPRET=1 (their '
-                'module was imported before tests/test_ops/conftest.py could set it)',
-                allow_module_level=True)
-
 CUDA_ONLY = pytest.mark.skipif(not CUDA, reason='large shape: CUDA only (slow in the '
                                'interpreter)')
 SHAPES = [(1, 1), (41, 1271), (0, 80), (7, 3)] + [
@@ -497,3 +494,32 @@ def test_bad_dense_labels_beside_ignored_ones_fail_on_the_device_flag(label):
     with pytest.raises(RuntimeError, match=r'dense labels in \[0, 1\] or -1'):
         AsymmetricLossTritonFunction.apply(pred, target, None, 0.0, 4.0, 0.05, None, False,
                                            True, 1.0)
+
+
+@pytest.mark.parametrize('need_grad, prob_sums, weighted', [(False, False, False),
+                                                             (True, False, True),
+                                                             (True, True, False)])
+def test_no_two_kernel_arguments_alias(need_grad, prob_sums, weighted, monkeypatch):
+    """Issue 20, item 3: the forward kernel's tensor arguments are distinct memory (unused
+    pointers get scratch tensors of their own, never another argument), whatever the variant:
+    a compiler that counts every argument as written can not reorder aliased writes."""
+    launches = []
+
+    class Recorder:
+        def __init__(self, kernel):
+            self.kernel = kernel
+
+        def __getitem__(self, grid):
+            def launch(*args, **kwargs):
+                launches.append([a for a in args if isinstance(a, torch.Tensor)])
+                return self.kernel[grid](*args, **kwargs)
+            return launch
+
+    monkeypatch.setattr(fused, 'launcher', lambda kernel, traced: Recorder(kernel))
+    pred, target, _ = helpers.make_inputs((6, 5), 'index', torch.float32, device=DEVICE)
+    weight = torch.rand(6, 1, device=DEVICE) if weighted else None
+    fused.asl_forward_fused(pred, target, weight, 0.0, 4.0, 0.05, None, False, True, 1.0, 1.0,
+                            need_grad, prob_sums)
+    (tensors, ) = launches
+    assert len(tensors) == 8
+    assert len({t.data_ptr() for t in tensors}) == 8

@@ -10,7 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-pytest.importorskip('triton')
+from tests.test_ops.helpers import skip_without_kernels
+
+skip_without_kernels()
 
 from asl_mmdet.ops import (asymmetric_loss_single_label,  # noqa: E402
                            asymmetric_loss_single_label_ref, fused_single_label)
@@ -20,10 +22,6 @@ from tests.test_ops.helpers import loss_and_grad  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 DEVICE = 'cuda' if CUDA else 'cpu'
-if not CUDA and not fused_single_label.INTERPRETED:
-    pytest.skip('no GPU, and the Triton kernel was built without TRITON_INTERPRET=1',
-                allow_module_level=True)
-
 CUDA_ONLY = pytest.mark.skipif(not CUDA, reason='large shape: CUDA only (slow in the '
                                'interpreter)')
 # (7, 3000): two trips of a row's loops
@@ -221,3 +219,30 @@ def test_soft_labels_are_refused():
     pred, target = make_inputs((4, 5), torch.float32)
     with pytest.raises(TypeError, match='takes class indices'):
         asymmetric_loss_single_label_fused(pred, F.one_hot(target, 5).float())
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'none'])
+def test_torch_compile_sees_one_op_per_pass(reduction, monkeypatch):
+    """Issue 20, item 7: under torch.compile the single-label kernel is an op of its own
+    (a triton op compiled, a custom op under the interpreter): one graph, no raw launch traced
+    through ``ctx`` and ``torch.cuda.device``, and the values and gradient of eager."""
+    monkeypatch.setenv(IMPL_ENV, 'triton')
+    pred, target = make_inputs((9, 13), torch.float32)
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm.print_readable(print_output=False))
+        return gm.forward
+
+    def step(pred, target):
+        return asymmetric_loss_single_label(pred, target, gamma_pos=1.0, reduction=reduction)
+
+    compiled_pred, eager_pred = pred.clone().requires_grad_(), pred.clone().requires_grad_()
+    loss = torch.compile(step, backend=backend, fullgraph=True)(compiled_pred, target)
+    expected = step(eager_pred, target)
+    torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-7)
+    grad_output = torch.rand(expected.shape, device=DEVICE) + 0.5
+    loss.backward(grad_output)
+    expected.backward(grad_output)
+    torch.testing.assert_close(compiled_pred.grad, eager_pred.grad, rtol=1e-6, atol=1e-7)
+    assert len(graphs) == 1 and 'asl_single_label_forward' in graphs[0]

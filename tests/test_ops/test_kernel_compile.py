@@ -8,6 +8,7 @@ error, a spill, more than 128 registers per thread, or a missed budget of the tw
 memory floor). Skipped only where the installed Triton has no NVIDIA backend.
 """
 import json
+import re
 
 import pytest
 
@@ -89,3 +90,52 @@ def test_main_loop_is_the_largest_backward_branch():
     assert compile_report._width('LDG.E.128.CONSTANT') == 128
     assert compile_report._width('LDG.E.U16') == 16
     assert compile_report._width('STG.E') == 32
+
+
+def compile_and_print(lines) -> str:
+    """The stdout of ``lines`` run in a process of their own with the kernels compiled (no
+    interpreter) and ``cr`` the compile report."""
+    code = '\n'.join(['from asl_mmdet.ops import compile_report as cr'] + lines)
+    result = run_python('-c', code, env=python_env(interpret=False), timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout
+
+
+@needs_backend
+def test_scale_kernel_counts_in_64_bits_near_2_to_the_31():
+    """Issue 20, item 5: ``grad *= scalar`` over numel just below 2**31 (an int32 argument):
+    its grid-stride loop must count in int64, or ``start + step`` wraps negative, passes the
+    ``offsets < numel`` mask and writes out of bounds. The compiled TTIR shows the counter's
+    type (the tensors are allocated on the CPU, never touched)."""
+    stdout = compile_and_print([
+        "variant = cr._BY_NAME['backward: grad *= scalar, fp32']",
+        '(launch, ) = cr.compile_variant(variant, 90, shape=((2**31 - 2**20) // 80, 80))',
+        "print(launch.compiled.asm['ttir'])",
+    ])
+    loops = re.findall(r'scf\.for .* : (i\d+)', stdout)
+    assert loops == ['i64'], loops
+
+
+@needs_backend
+@pytest.mark.parametrize('variant', ['detection, index, fp32', 'classification, dense, bf16'])
+def test_inductor_sees_only_the_outputs_written(variant):
+    """Issue 20, item 3: what torch.compile's Triton analysis (the one Inductor functionalizes
+    with) finds written by the forward kernel, from its TTIR: only the outputs the variant
+    writes, never the logits, labels or weights (a kernel with impure inline asm would count
+    as writing every argument), and no two tensor arguments the same memory (an unused
+    pointer gets a scratch tensor of its own)."""
+    stdout = compile_and_print([
+        'import torch',
+        'from torch._higher_order_ops.triton_kernel_wrap import identify_accessed_tensors',
+        f'variant = cr._BY_NAME[{variant!r}]',
+        'launch = cr.compile_variant(variant, 90, shape=(1000, 80))[0]',
+        'with cr.compile_only(90):',
+        '    accesses = identify_accessed_tensors(launch.kernel, launch.arguments, {})',
+        'tensors = {k: v for k, v in launch.arguments.items() if isinstance(v, torch.Tensor)}',
+        'print(sorted(dep.name for dep in accesses.read_writes.writes))',
+        'print(len({t.data_ptr() for t in tensors.values()}) == len(tensors))',
+    ])
+    written, distinct = stdout.strip().splitlines()[-2:]
+    # REDUCE and NEED_GRAD: the per-program partial sums, the gradient, the label flag
+    assert written == str(['grad_ptr', 'ok_ptr', 'out_ptr'])
+    assert distinct == 'True'

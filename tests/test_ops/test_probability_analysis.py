@@ -12,6 +12,7 @@ from asl_mmdet.ops import (PROB_SUM_NAMES, asymmetric_loss, asymmetric_loss_ref,
                            probability_sums)
 from asl_mmdet.ops.dispatch import IMPL_ENV
 from tests.asl_oracle import probability_sums_f64
+from tests.test_ops.helpers import kernels_skip_reason
 
 CUDA = torch.cuda.is_available()
 DEVICE = 'cuda' if CUDA else 'cpu'
@@ -20,11 +21,12 @@ WEIGHTS = [None, 'n', 'n1', 'nc', 'nc_with_zeros']
 
 
 def fused_module():
-    """The Triton module, or a skip: it needs Triton and, without a GPU, the interpreter."""
-    pytest.importorskip('triton')
+    """The Triton module, or a skip: it needs a Triton that compiles the kernels and, without a
+    GPU, the interpreter."""
+    reason = kernels_skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
     from asl_mmdet.ops import fused
-    if not CUDA and not fused.INTERPRETED:
-        pytest.skip('no GPU, and the kernels were built without TRITON_INTERPRET=1')
     return fused
 
 

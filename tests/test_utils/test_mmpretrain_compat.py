@@ -4,13 +4,13 @@ mmpretrain.models importable, with a warning naming the cause and the fix.
 A stand-in transformers 5 reproduces the failure of the real one (seen with 5.23.0): its
 metadata says 5.0.0, it has the top-level names mmpretrain's hugging-face utilities import, and
 it lacks the submodules that BLIP's code imports, so mmpretrain's bare ``except`` sets
-``PreTrainedModel = None`` and ``class BertPreTrainedModel(None)`` raises a TypeError."""
+``PreTrainedModel = None`` and ``class BertPreTrainedModel(None)`` raises a TypeError. It has
+``configuration_utils.PretrainedConfig``, which torch 2.1's Dynamo patches when it is imported."""
 
 import pytest
 
 from asl_mmdet.utils.mmpretrain_compat import FIX
 from tests.run_utils import python_env, run_python
-
 
 
 @pytest.fixture(scope='module')
@@ -20,12 +20,15 @@ def fake_transformers5(tmp_path_factory):
     auto.mkdir(parents=True)
     (site / 'transformers' / '__init__.py').write_text('\n'.join([
         "__version__ = '5.0.0'",
+        'from . import configuration_utils',
         'from .models.auto.auto_factory import _BaseAutoModelClass',
         'class AutoConfig:',
         '    from_pretrained = None',
         'def __getattr__(name):',  # AutoModelForCausalLM and the like
         '    return type(name, (_BaseAutoModelClass, ), {})',
     ]) + '\n')
+    (site / 'transformers' / 'configuration_utils.py').write_text('class PretrainedConfig:\n'
+                                                                   '    pass\n')
     (site / 'transformers' / 'models' / '__init__.py').write_text('')
     (auto / '__init__.py').write_text('')
     (auto / 'auto_factory.py').write_text('class _BaseAutoModelClass:\n    from_config = None\n')

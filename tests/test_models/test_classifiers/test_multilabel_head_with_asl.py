@@ -10,8 +10,9 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from asl_mmdet.ops import AsymmetricLossRefFunction, asymmetric_loss
-from asl_mmdet.ops.dispatch import HAS_TRITON, IMPL_ENV
+from asl_mmdet.ops.dispatch import IMPL_ENV
 from tests.asl_oracle import asl_paper
+from tests.test_ops.helpers import kernels_skip_reason
 
 OUR_MODULE = 'asl_mmdet.models.losses.asymmetric_loss'
 NUM_CLASSES = 7
@@ -72,8 +73,8 @@ def test_head_loss_equals_reference_and_paper(user_model, monkeypatch):
 def test_head_reaches_the_dispatch(user_model, impl, monkeypatch):
     """The head's call goes through asymmetric_loss's dispatch with dense (N, C) targets: the
     reference on the CPU, the fused kernel when forced (run by Triton's interpreter here)."""
-    if impl == 'triton' and not HAS_TRITON:
-        pytest.skip('Triton is not installed')
+    if impl == 'triton' and kernels_skip_reason() is not None:
+        pytest.skip(kernels_skip_reason())
     monkeypatch.setenv(IMPL_ENV, impl)
     feats, samples, dense = make_batch(num=4, seed=1)
     value = user_model.head.loss((feats.requires_grad_(), ), samples)['loss']
