@@ -18,49 +18,42 @@ configs/resnet50_cub_asl-single-label.py (mmpretrain's CUB-200 recipe: SGD, warm
 decay over the demo's iterations, 64x64 crops, ResNet-18 from scratch: asl_mmdet.demo) and
 evaluates top-1 and top-5 accuracy.
 
-Every task ends with the tools/compare.py tables and the path of its PNG: each metric, and
-against the first config (the baseline: focal loss, BCE, label-smoothed cross-entropy) the
-paired difference with its 95% bootstrap interval over the validation images and a verdict
-(better, worse, or no difference at this sample size), from the per-image predictions every
-evaluation keeps in ``WORK_DIR/predictions/``. ``--seeds K`` trains each config with seeds
-0..K-1 into ``WORK_DIR/<config>_seed<N>`` (compare.py groups them by config: mean ± std, and
-the seeds resampled in the intervals). Every det and cls run logs the probability gap
-(``ASLProbabilityHook``) for tools/analyze_logs.py. ``--configs`` runs other configs of the
-task, e.g. ``--task cls --configs resnet50_coco-ml_asl_adaptive``.
+Every task trains each config with seeds 0, 1, 2 (``--seeds``; the same seeds for every config, so
+runs pair by seed; every config's seed 0 first, then seed 1, ...) into
+``WORK_DIR/<config>_seed<N>``, and ends with the tools/compare.py tables and the path of its PNG:
+each metric as mean ± std over the seeds, and against the first config (the baseline: focal loss,
+BCE, label-smoothed cross-entropy) the mean of the per-seed differences with its 95% Student-t
+interval, a verdict on the primary metric (AP, mAP, top-1: better, worse, or no difference at this
+sample size) and the others descriptive. The detection demo's ``atss_r50_asl_as_focal`` (focal loss
+computed by ``ASLoss``) is passed as ``--calibration``: its difference from focal loss is the noise
+floor. ``--seeds 1`` trains one run per config into ``WORK_DIR/<config>`` (a third of the time),
+whose intervals, over the validation images only, get no verdict. Every det and cls run logs the
+probability gap (``ASLProbabilityHook``) for tools/analyze_logs.py and keeps the per-image
+predictions of every evaluation in ``WORK_DIR/predictions/``. ``--configs`` runs other configs of
+the task, e.g. ``--task cls --configs resnet50_coco-ml_asl_adaptive``.
 """
 import argparse
 import os
 import os.path as osp
 import subprocess
 import sys
+import time
 
-from asl_mmdet.datasets.synthetic_coco import (ensure_demo_cls_data, ensure_demo_data,
-                                               ensure_demo_single_label_data)
-from asl_mmdet.demo import demo_config
+from asl_mmdet.demo import DEMO_TASKS, demo_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SINGLE_ITERS = 200
-TASKS = {
-    # task: (configs, iterations, validations per run, input scale, data, work dir)
-    'det': (['atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'], 90, 3, 128,
-            ensure_demo_data, 'work_dirs/demo'),
-    'cls': (['resnet50_coco-ml_bce', 'resnet50_coco-ml_focal', 'resnet50_coco-ml_asl'], 100, 4,
-            128, ensure_demo_cls_data, 'work_dirs/demo_cls'),
-    'single': (['resnet50_cub_ce-ls', 'resnet50_cub_asl-single-label'], SINGLE_ITERS, 4, 64,
-               ensure_demo_single_label_data, 'work_dirs/demo_single'),
-}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Loss pairs on the embedded data')
-    parser.add_argument('--task', choices=sorted(TASKS), default='det',
+    parser.add_argument('--task', choices=sorted(DEMO_TASKS), default='det',
                         help='det: ATSS focal vs ASL; cls: multi-label BCE, focal, ASL; '
                         'single: single-label label-smoothed CE vs ASL')
     parser.add_argument('--configs', nargs='+', metavar='NAME',
-                        help='config names under configs/ in place of the task\'s pair, e.g. '
+                        help='config names under configs/ in place of the task\'s, e.g. '
                         'resnet50_coco-ml_asl_adaptive')
-    parser.add_argument('--iters', type=int, help='training iterations per run '
-                        f'(det: 90, cls: 100, single: {SINGLE_ITERS})')
+    defaults = ', '.join(f'{name}: {task.iters}' for name, task in DEMO_TASKS.items())
+    parser.add_argument('--iters', type=int, help=f'training iterations per run ({defaults})')
     parser.add_argument('--image-size', type=int, help='input scale (det, cls: 128; single: '
                         '64, the crop size)')
     parser.add_argument('--depth', type=int, default=18,
@@ -68,43 +61,54 @@ def main() -> None:
     parser.add_argument('--work-dir', help='default: work_dirs/demo (det), work_dirs/demo_cls, '
                         'work_dirs/demo_single')
     parser.add_argument('--data-root', default='data/asl_demo')
-    parser.add_argument('--seeds', type=int, default=1,
-                        help='runs per config, with seeds 0..SEEDS-1 (default: 1, seed 0)')
+    parser.add_argument('--seeds', type=int, help='runs per config, with seeds 0..SEEDS-1, the '
+                        'same for every config (default: 3; 1: no verdict about the losses)')
     parser.add_argument('--resamples', type=int, default=1000,
-                        help='bootstrap resamples of the validation images in the comparison')
+                        help='bootstrap resamples of the validation images (one seed)')
     args = parser.parse_args()
-    runs, iters, validations, image_size, ensure_data, work_root = TASKS[args.task]
-    runs = args.configs or runs
-    image_size = args.image_size or image_size
-    iters = args.iters or iters
-    if iters < 1:
-        parser.error(f'--iters must be >= 1, got {iters}')
-    if args.seeds < 1:
-        parser.error(f'--seeds must be >= 1, got {args.seeds}')
-    work_root = args.work_dir or work_root
+    task = DEMO_TASKS[args.task]
+    for name in ('iters', 'seeds'):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(task, name))
+        elif getattr(args, name) < 1:
+            parser.error(f'--{name} must be >= 1, got {getattr(args, name)}')
+    return args
 
-    ensure_data(args.data_root)
+
+def main() -> None:
+    args = parse_args()
+    task = DEMO_TASKS[args.task]
+    configs = args.configs or task.configs
+    image_size = args.image_size or task.image_size
+    work_root = args.work_dir or task.work_dir
+    start = time.monotonic()
+    task.ensure_data(args.data_root)
     work_dirs = []
-    for name in runs:
-        for seed in range(args.seeds):
+    # every config's seed 0, then every config's seed 1, ...: the machine's drift in load
+    # falls on every config alike
+    for seed in range(args.seeds):
+        for name in configs:
             run = name if args.seeds == 1 else f'{name}_seed{seed}'
             work_dir = osp.join(work_root, run)
             config = osp.join(ROOT, 'configs', f'{name}.py')
             task_args = dict(depth=args.depth) if args.task != 'det' else {}
-            cfg = demo_config(config, args.data_root, work_dir, iters,
+            cfg = demo_config(config, args.data_root, work_dir, args.iters,
                               image_size=image_size, seed=seed,
-                              val_interval=max(1, iters // validations), **task_args)
+                              val_interval=max(1, args.iters // task.validations), **task_args)
             os.makedirs(work_dir, exist_ok=True)
             cfg_path = osp.join(work_dir, f'{name}_demo.py')
             cfg.dump(cfg_path)
-            print(f'== training {run} ({iters} iterations, seed {seed}) -> {work_dir}',
+            print(f'== training {run} ({args.iters} iterations, seed {seed}) -> {work_dir}',
                   flush=True)
             subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg_path,
                             '--work-dir', work_dir], check=True)
             work_dirs.append(work_dir)
     out = osp.join(work_root, 'compare.png')
+    calibration = ['--calibration', task.calibration] if task.calibration in configs else []
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'compare.py'), *work_dirs,
-                    '--out', out, '--resamples', str(args.resamples)], check=True)
+                    '--out', out, '--resamples', str(args.resamples), *calibration], check=True)
+    print(f'== {len(work_dirs)} runs trained and compared in '
+          f'{(time.monotonic() - start) / 60:.1f} minutes')
 
 
 if __name__ == '__main__':

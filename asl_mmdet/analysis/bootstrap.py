@@ -1,48 +1,62 @@
-"""Paired bootstrap over validation images: resample counts, intervals and verdicts.
+"""Paired bootstrap over validation images: resample counts and intervals.
 
 Two runs evaluated on the same validation images are compared on the same resamples: each
 resample draws N images with replacement (``resample_counts``: how often each image is
 drawn), both runs' metrics are recomputed on it, and the 2.5% and 97.5% quantiles of the
 differences give the 95% interval (the percentile bootstrap). A run against itself gives
-exactly 0. Runs repeated over seeds add the training noise: each resample also draws the
-seeds with replacement and averages the drawn seeds' metrics (``seed_draws``,
-``mean_over_seeds``); runs of two configs with the same seeds draw the same seeds, paired.
+exactly 0. The interval holds the evaluation noise of the two trained models on these images,
+not the training noise: :mod:`asl_mmdet.analysis.verdict` decides what it may claim.
 """
 from dataclasses import dataclass
 from typing import Dict, Sequence
 
 import numpy as np
 
-__all__ = ['BETTER', 'WORSE', 'NO_DIFFERENCE', 'Interval', 'resample_counts', 'seed_draws',
-           'mean_over_seeds', 'paired_interval', 'paired_intervals']
-
-BETTER, WORSE, NO_DIFFERENCE = 'better', 'worse', 'no difference at this sample size'
+__all__ = ['Interval', 'check_confidence', 'paired_differences', 'resample_counts',
+           'paired_interval', 'paired_intervals']
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A paired difference ``a - b`` and its bootstrap interval.
+    """A paired difference ``a - b`` and its interval.
 
     Attributes:
-        difference (float): the difference on the full set.
-        low (float): the interval's lower end (nan if no resample had both metrics).
+        difference (float): the difference on the full set (over several seeds: the mean of
+            the per-seed differences).
+        low (float): the interval's lower end (nan without an interval).
         high (float): its upper end.
-        resamples (int): the resamples that had the metric for both runs.
+        resamples (int): the image resamples that had the metric for both runs (0 for an
+            interval over seeds).
+        seeds (int): the paired seeds behind it (1: a bootstrap over the images of one trained
+            model each).
     """
     difference: float
     low: float
     high: float
     resamples: int
+    seeds: int = 1
 
-    @property
-    def verdict(self) -> str:
-        """``'better'`` if the interval lies above 0, ``'worse'`` below, else no difference
-        (a higher metric is better)."""
-        if self.low > 0:
-            return BETTER
-        if self.high < 0:
-            return WORSE
-        return NO_DIFFERENCE
+
+def check_confidence(confidence: float) -> None:
+    """Raise a ``ValueError`` unless an interval's coverage ``confidence`` is in (0, 1)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f'confidence must be in (0, 1), got {confidence!r}')
+
+
+def paired_differences(values_a: Sequence[float], values_b: Sequence[float], names: str,
+                       size: str) -> np.ndarray:
+    """``a - b`` where both values are >= 0: a negative value (pycocotools' -1, no ground
+    truth for the metric) leaves its pair out.
+
+    Raises:
+        ValueError: unless the two are 1-D of one length (``names`` and ``size`` word it).
+    """
+    a, b = np.asarray(values_a, np.float64), np.asarray(values_b, np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f'{names} must have the same shape ({size},), got {a.shape} and '
+                         f'{b.shape}')
+    kept = (a >= 0) & (b >= 0)
+    return a[kept] - b[kept]
 
 
 def _check_count(name: str, value: int) -> None:
@@ -63,28 +77,6 @@ def resample_counts(num_items: int, num_resamples: int, seed: int) -> np.ndarray
     return rng.multinomial(num_items, np.full(num_items, 1.0 / num_items), size=num_resamples)
 
 
-def seed_draws(num_seeds: int, num_resamples: int, seed: int) -> np.ndarray:
-    """Which of ``num_seeds`` training runs each resample averages: (R, num_seeds) indices
-    drawn with replacement (all 0 for a single run); reproducible under ``seed``."""
-    _check_count('num_seeds', num_seeds)
-    rng = np.random.default_rng([seed, num_seeds])
-    return rng.integers(0, num_seeds, size=(num_resamples, num_seeds))
-
-
-def mean_over_seeds(values: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """The per-resample mean of the drawn seeds' metric.
-
-    Args:
-        values (np.ndarray): (K, R) the metric of each of K seeds on each resample.
-        draws (np.ndarray): (R, K) seed indices, from :func:`seed_draws`.
-
-    Returns:
-        np.ndarray: (R,) values.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    return values[draws, np.arange(values.shape[1])[:, None]].mean(axis=1)
-
-
 def paired_interval(full_a: float, resampled_a: np.ndarray, full_b: float,
                     resampled_b: np.ndarray, confidence: float = 0.95) -> Interval:
     """The difference ``a - b`` and its percentile-bootstrap interval.
@@ -97,18 +89,13 @@ def paired_interval(full_a: float, resampled_a: np.ndarray, full_b: float,
         resampled_b (np.ndarray): (R,) run b's metric on the same resamples.
         confidence (float): the interval's coverage, in (0, 1).
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f'confidence must be in (0, 1), got {confidence!r}')
-    a, b = np.asarray(resampled_a, np.float64), np.asarray(resampled_b, np.float64)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f'resampled_a and resampled_b must have the same shape (R,), got '
-                         f'{a.shape} and {b.shape}')
-    kept = (a >= 0) & (b >= 0)
-    if not kept.any():
+    check_confidence(confidence)
+    d = paired_differences(resampled_a, resampled_b, 'resampled_a and resampled_b', 'R')
+    if not len(d):
         return Interval(float(full_a - full_b), float('nan'), float('nan'), 0)
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(a[kept] - b[kept], [tail, 100 - tail])
-    return Interval(float(full_a - full_b), float(low), float(high), int(kept.sum()))
+    low, high = np.percentile(d, [tail, 100 - tail])
+    return Interval(float(full_a - full_b), float(low), float(high), len(d))
 
 
 def paired_intervals(full_a: Dict[str, float], resampled_a: Dict[str, np.ndarray],

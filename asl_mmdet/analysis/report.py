@@ -1,46 +1,64 @@
-"""tools/compare.py's report: per-config metrics over seeds, paired bootstrap differences
-against a baseline with verdicts, iteration times with their spread, and a PNG of curves and
-intervals."""
+"""tools/compare.py's report: per-config metrics over seeds, the difference of every config
+from a baseline with its interval and the verdict rule of :mod:`~asl_mmdet.analysis.verdict`
+(one primary metric judged, the others descriptive), iteration times with their spread, and a
+PNG of curves and intervals."""
+import math
 import statistics
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .bootstrap import (Interval, mean_over_seeds, paired_intervals, resample_counts,
-                        seed_draws)
+from .bootstrap import Interval, resample_counts
 from .predictions import Scorer
-from .runs import RunGroup, time_spread
+from .runs import Run, RunGroup, time_spread
+from .verdict import DESCRIPTIVE, paired_difference, verdict_of
 
-__all__ = ['Bootstrap', 'bootstrap_groups', 'summary_rows', 'difference_rows',
-           'plot_comparison']
+__all__ = ['Comparison', 'paired_runs', 'compare_groups', 'summary_rows', 'difference_rows',
+           'comparison_notes', 'noise_floor', 'plot_comparison']
 
 WITHIN_SPREAD = 'within the spread of iteration times'
 FEW_WINDOWS = 'too few logged windows to tell'
 MIN_WINDOWS = 3  # logged times per config (start-up left out) for a timing verdict
+SEEDS_HINT = ('train several seeds of each config for one (tools/demo.py --seeds 3; work dirs '
+              'named CONFIG_seed<N>)')
 
 
 @dataclass
-class Bootstrap:
-    """Paired bootstrap intervals of every group against the baseline group.
+class Comparison:
+    """Every group against the baseline: the differences, their intervals and what they hold.
 
     Attributes:
         baseline (str): the baseline group.
-        intervals (dict): group -> logged metric name -> :class:`Interval` (groups whose runs
-            all kept predictions).
-        num_images (int): the validation images resampled.
-        resamples (int): the number of resamples.
+        intervals (dict): group -> logged metric name -> :class:`Interval`.
+        seeds (dict): group -> the seeds paired with the baseline's (one entry: one run each,
+            an interval over the images).
+        num_images (int): the validation images (0 if no run kept its predictions).
+        resamples (int): the image resamples of a one-seed comparison.
         seed (int): the resampling seed.
         confidence (float): the intervals' coverage.
+        calibration (str, optional): a group of the baseline's loss computed another way.
         notes (list[str]): why a group has no intervals.
     """
     baseline: str
     intervals: Dict[str, Dict[str, Interval]] = field(default_factory=dict)
+    seeds: Dict[str, List[Optional[int]]] = field(default_factory=dict)
     num_images: int = 0
     resamples: int = 0
     seed: int = 0
     confidence: float = 0.95
+    calibration: Optional[str] = None
     notes: List[str] = field(default_factory=list)
+
+
+def paired_runs(group: RunGroup, baseline: RunGroup) -> List[Tuple[Run, Run]]:
+    """The runs of ``group`` and ``baseline`` with the same seed, in seed order (one run each:
+    that pair, whatever their seeds)."""
+    if len(group.runs) == 1 and len(baseline.runs) == 1:
+        return [(group.runs[0], baseline.runs[0])]
+    base = {run.seed: run for run in baseline.runs if run.seed is not None}
+    return sorted(((run, base[run.seed]) for run in group.runs if run.seed in base),
+                  key=lambda pair: pair[0].seed)
 
 
 def _columns_for(scorer: Scorer, weights: np.ndarray, base_keys: List) -> Dict[str, np.ndarray]:
@@ -53,55 +71,81 @@ def _columns_for(scorer: Scorer, weights: np.ndarray, base_keys: List) -> Dict[s
     return scorer.metrics(weights)
 
 
-def bootstrap_groups(groups: Dict[str, RunGroup], baseline: str,
-                     scorers: Dict[str, Optional[Scorer]], resamples: int = 1000,
-                     seed: int = 0, confidence: float = 0.95) -> Bootstrap:
-    """Paired bootstrap of every group against ``baseline`` over the validation images.
+def _full_set(run: Run, scorer: Optional[Scorer]) -> Dict[str, float]:
+    """A run's metrics on the full validation set: those of its kept predictions (not rounded)
+    where it kept them, else its compared metrics as logged."""
+    if scorer is not None:
+        return scorer.full()
+    values = {key: run.metric(key) for _, key in run.compared}
+    return {key: value for key, value in values.items() if value is not None}
 
-    Every run's metrics are recomputed on the same ``resamples`` resamples of the images
-    (:func:`resample_counts` under ``seed``). A group of K seeds contributes, per resample,
-    the mean over K seeds drawn with replacement; groups with the baseline's seeds draw the
-    same seeds (paired), others their own.
+
+def compare_groups(groups: Dict[str, RunGroup], baseline: str,
+                   scorers: Dict[str, Optional[Scorer]], resamples: int = 1000,
+                   seed: int = 0, confidence: float = 0.95,
+                   calibration: Optional[str] = None) -> Comparison:
+    """Every group against ``baseline``, with :func:`~asl_mmdet.analysis.verdict.paired_difference`.
+
+    A group is paired with the baseline by seed (:func:`paired_runs`). With two or more paired
+    seeds each metric gets the mean of the per-seed differences on the full validation set and
+    its Student-t interval (no kept predictions needed). With one run each, both runs'
+    metrics are recomputed on the same ``resamples`` resamples of the validation images
+    (:func:`~asl_mmdet.analysis.bootstrap.resample_counts` under ``seed``) for the paired
+    bootstrap interval, which holds no training noise.
 
     Args:
         groups (dict[str, RunGroup]): the groups (:func:`~asl_mmdet.analysis.runs.group_runs`).
         baseline (str): the baseline group's name.
         scorers (dict[str, Scorer | None]): each run's scorer by run name (None: the run kept
             no predictions).
-        resamples (int): the number of resamples.
+        resamples (int): the number of image resamples (one seed).
         seed (int): the resampling seed.
         confidence (float): the intervals' coverage.
+        calibration (str, optional): a group of the baseline's loss computed another way.
+
+    Raises:
+        ValueError: if ``calibration`` is the baseline or none of the groups.
     """
-    result = Bootstrap(baseline, resamples=resamples, seed=seed, confidence=confidence)
-    usable = {}
+    if calibration is not None and (calibration == baseline or calibration not in groups):
+        raise ValueError(f'the calibration {calibration!r} must be one of the compared '
+                         f'configs other than the baseline {baseline!r}: {sorted(groups)}')
+    result = Comparison(baseline, resamples=resamples, seed=seed, confidence=confidence,
+                        calibration=calibration)
+    kept = [scorers[run.name] for run in groups[baseline].runs if scorers.get(run.name)]
+    result.num_images = len(kept[0].image_keys) if kept else 0
     for name, group in groups.items():
-        missing = [run.name for run in group.runs if scorers.get(run.name) is None]
-        if missing:
-            result.notes.append(f'{name}: no interval, no predictions kept by '
-                                f'{", ".join(missing)}')
+        if name == baseline:
+            continue
+        pairs = paired_runs(group, groups[baseline])
+        if not pairs:
+            result.notes.append(f'{name}: not compared, no seed in common with {baseline} '
+                                f'(seeds {group.seeds} and {groups[baseline].seeds})')
+            continue
+        if len(pairs) > 1:
+            values = [(_full_set(a, scorers.get(a.name)), _full_set(b, scorers.get(b.name)))
+                      for a, b in pairs]
+            keys = [key for key in values[0][0]
+                    if all(key in a and key in b for a, b in values)]
+            result.intervals[name] = {
+                key: paired_difference([a[key] for a, _ in values], [b[key] for _, b in values],
+                                       confidence=confidence) for key in keys}
         else:
-            usable[name] = sorted(group.runs, key=lambda run: (run.seed is None, run.seed))
-    if baseline not in usable or len(usable) < 2:
-        return result
-    base_keys = scorers[usable[baseline][0].name].image_keys
-    result.num_images = len(base_keys)
-    counts = resample_counts(len(base_keys), resamples, seed)
-    ones = np.ones((1, len(base_keys)))
-    base_seeds = [run.seed for run in usable[baseline]]
-    combined, full = {}, {}
-    for index, (name, runs) in enumerate(usable.items()):
-        values = [_columns_for(scorers[run.name], counts, base_keys) for run in runs]
-        fulls = [_columns_for(scorers[run.name], ones, base_keys) for run in runs]
-        same_seeds = [run.seed for run in runs] == base_seeds
-        draws = seed_draws(len(runs), resamples, seed if same_seeds else seed + 1 + index)
-        combined[name] = {m: mean_over_seeds(np.stack([v[m] for v in values]), draws)
-                          for m in values[0]}
-        full[name] = {m: float(np.mean([f[m][0] for f in fulls])) for m in fulls[0]}
-    for name in usable:
-        if name != baseline:
-            result.intervals[name] = paired_intervals(full[name], combined[name],
-                                                      full[baseline], combined[baseline],
-                                                      confidence)
+            (run, base_run), = pairs
+            missing = [r.name for r in pairs[0] if scorers.get(r.name) is None]
+            if missing:
+                result.notes.append(f'{name}: no interval, no predictions kept by '
+                                    f'{", ".join(missing)}')
+                continue
+            base_keys = scorers[base_run.name].image_keys
+            counts = resample_counts(len(base_keys), resamples, seed)
+            ones = np.ones((1, len(base_keys)))
+            a, b = scorers[run.name], scorers[base_run.name]
+            full_a, full_b = (_columns_for(x, ones, base_keys) for x in (a, b))
+            resampled_a, resampled_b = (_columns_for(x, counts, base_keys) for x in (a, b))
+            result.intervals[name] = {
+                key: paired_difference(full_a[key], full_b[key], resampled_a[key],
+                                       resampled_b[key], confidence) for key in resampled_a}
+        result.seeds[name] = [run.seed for run, _ in pairs]
     return result
 
 
@@ -131,85 +175,159 @@ def summary_rows(groups: Dict[str, RunGroup]) -> List[dict]:
     return rows
 
 
-def difference_rows(groups: Dict[str, RunGroup], boot: Bootstrap) -> List[dict]:
-    """One row per (group, metric) against the baseline: the difference, its interval and a
-    verdict; then the iteration time: the difference of the medians, and whether the two
-    ranges of logged times overlap (with fewer than 3 logged windows apart from the start-up,
-    a run's spread is unknown and no verdict is given)."""
+def _bounds(interval: Interval) -> str:
+    if math.isnan(interval.low):
+        return '-'
+    return f'[{interval.low:+.3f}, {interval.high:+.3f}]'
+
+
+def _in_report_order(groups: Dict[str, RunGroup], comparison: Comparison) -> List[str]:
+    """The groups compared with the baseline, the calibration first."""
+    names = [name for name in groups if name not in (comparison.baseline,
+                                                     comparison.calibration)]
+    return ([comparison.calibration] if comparison.calibration else []) + names
+
+
+def difference_rows(groups: Dict[str, RunGroup], comparison: Comparison) -> List[dict]:
+    """One row per (group, compared metric) against the baseline, the calibration first: the
+    difference, its interval and the verdict (:func:`~asl_mmdet.analysis.verdict.verdict_of` for
+    the primary metric, the first; descriptive for the others); then the iteration time: the
+    difference of the medians, and whether the two ranges of logged times overlap (with fewer
+    than 3 logged windows apart from the start-up, a run's spread is unknown and no verdict is
+    given)."""
     rows = []
-    base = groups[boot.baseline]
-    base_time = time_spread(base.runs)
-    for name, group in groups.items():
-        if name == boot.baseline:
-            continue
-        for label, key in group.runs[0].columns:
-            interval = boot.intervals.get(name, {}).get(key)
+    interval_column = f'{comparison.confidence:.0%} interval'
+    base_time = time_spread(groups[comparison.baseline].runs)
+    for name in _in_report_order(groups, comparison):
+        group = groups[name]
+        label = f'{name} (calibration)' if name == comparison.calibration else name
+        for index, (column, key) in enumerate(group.runs[0].compared):
+            interval = comparison.intervals.get(name, {}).get(key)
             if interval is None:
                 continue
-            bounds = ('-' if np.isnan(interval.low) else
-                      f'[{interval.low:+.3f}, {interval.high:+.3f}]')
-            rows.append({'run': name, 'metric': label,
+            rows.append({'run': label, 'metric': column,
                          'difference': f'{interval.difference:+.3f}',
-                         f'{boot.confidence:.0%} interval': bounds,
-                         'verdict': interval.verdict if interval.resamples else '-'})
+                         interval_column: _bounds(interval),
+                         'verdict': verdict_of(interval) if index == 0 else DESCRIPTIVE})
         spread = time_spread(group.runs)
         if spread and base_time:
             overlap = spread[1] <= base_time[2] and base_time[1] <= spread[2]
-            verdict = FEW_WINDOWS if min(spread[3], base_time[3]) < MIN_WINDOWS else (
+            timing = FEW_WINDOWS if min(spread[3], base_time[3]) < MIN_WINDOWS else (
                 WITHIN_SPREAD if overlap else (
                 'slower, beyond the spread' if spread[0] > base_time[0] else
                 'faster, beyond the spread'))
             ranges = (f'{spread[1]:.2f}-{spread[2]:.2f} vs '
                       f'{base_time[1]:.2f}-{base_time[2]:.2f}')
-            rows.append({'run': name, 'metric': 's/iter',
+            rows.append({'run': label, 'metric': 's/iter',
                          'difference': f'{spread[0] - base_time[0]:+.3f}',
-                         f'{boot.confidence:.0%} interval': ranges, 'verdict': verdict})
+                         interval_column: ranges, 'verdict': timing})
     return rows
 
 
-def plot_comparison(groups: Dict[str, RunGroup], boot: Optional[Bootstrap], out: str) -> None:
+def comparison_notes(groups: Dict[str, RunGroup], comparison: Comparison) -> List[str]:
+    """What the rows of :func:`difference_rows` hold, one line each: the metric judged and the
+    descriptive ones, the interval of each seed count (what noise it holds; one seed: none
+    about the losses), the calibration, the times."""
+    if not comparison.intervals:
+        return ['s/iter: medians, ranges over the logging windows']
+    compared = [column for column, _ in groups[comparison.baseline].runs[0].compared]
+    images = (f'the {comparison.num_images} validation images' if comparison.num_images else
+              'the validation set')
+    lines = [f'against {comparison.baseline}: the difference of each metric with its '
+             f'{comparison.confidence:.0%} interval; the verdict is on {compared[0]}, the '
+             'primary metric' + (f'; {", ".join(compared[1:])}: descriptive (intervals not '
+                                 'adjusted for multiple comparisons, no verdict)'
+                                 if len(compared) > 1 else '')]
+    by_seeds: Dict[tuple, List[str]] = {}
+    for name in (n for n in _in_report_order(groups, comparison) if n in comparison.seeds):
+        by_seeds.setdefault(tuple(comparison.seeds[name]), []).append(name)
+    for seeds, names in by_seeds.items():
+        if len(seeds) > 1:
+            freedom = len(seeds) - 1
+            lines.append(f'{", ".join(names)}: {len(seeds)} seeds paired by seed '
+                         f'({", ".join(map(str, seeds))}): the mean of the per-seed '
+                         f'differences on {images}, Student-t interval ({freedom} '
+                         f'degree{"s" if freedom > 1 else ""} of freedom): it holds the '
+                         'training noise (seed to seed) on these images')
+        else:
+            lines.append(f'{", ".join(names)}: one seed: paired bootstrap interval over '
+                         f'{images} ({comparison.resamples} resamples, seed {comparison.seed}'
+                         '): it holds the evaluation noise of these two trained models on '
+                         'these images, not the training noise (seed to seed), which one seed '
+                         f'does not measure: no verdict about the losses; {SEEDS_HINT}')
+    if comparison.calibration in comparison.intervals:
+        lines.append(f'{comparison.calibration} is the calibration, {comparison.baseline}\'s '
+                     'loss computed another way: its difference is the noise floor')
+    lines.append('s/iter: medians, ranges over the logging windows')
+    return lines
+
+
+def noise_floor(groups: Dict[str, RunGroup], comparison: Comparison) -> Optional[str]:
+    """The calibration's difference on the primary metric beside the other groups' (None
+    without a calibration)."""
+    calibration = comparison.intervals.get(comparison.calibration)
+    column, key = groups[comparison.baseline].runs[0].compared[0]
+    if not calibration or key not in calibration:
+        return None
+    others = [f'{name} {comparison.intervals[name][key].difference:+.3f}'
+              for name in _in_report_order(groups, comparison)[1:]
+              if key in comparison.intervals.get(name, {})]
+    return (f'noise floor on {column}: {comparison.calibration} (the same loss as '
+            f'{comparison.baseline}) {calibration[key].difference:+.3f} '
+            f'{_bounds(calibration[key])}' + (f'; beside it {", ".join(others)}'
+                                             if others else ''))
+
+
+def plot_comparison(groups: Dict[str, RunGroup], comparison: Optional[Comparison],
+                    out: str) -> None:
     """Training loss and validation metric curves of every run (one colour per group), and
-    the bootstrap intervals against the baseline when there are any, into ``out`` (PNG)."""
+    the finite intervals against the baseline when there are any, into ``out`` (PNG)."""
     import matplotlib.pyplot as plt  # the tool chose the backend
 
-    panels = 3 if boot is not None and boot.intervals else 2
+    finite = {} if comparison is None else {
+        name: {key: interval for key, interval in intervals.items()
+               if math.isfinite(interval.low) and math.isfinite(interval.high)}
+        for name, intervals in comparison.intervals.items()}
+    panels = 3 if any(finite.values()) else 2
     fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.5))
     ax_loss, ax_metric = axes[0], axes[1]
     for index, group in enumerate(groups.values()):
         colour = f'C{index}'
-        for run in group.runs:
-            label = run.name if len(group.runs) > 1 else group.name
+        for number, run in enumerate(group.runs):  # one legend entry per group
+            first = number == 0
             steps = [r['step'] for r in run.train]
             ax_loss.plot(steps, [r['loss'] for r in run.train], color=colour,
-                         label=f'{label} loss')
+                         label=f'{group.name} loss' if first else None)
             if run.train and 'loss_cls' in run.train[0]:
                 ax_loss.plot(steps, [r['loss_cls'] for r in run.train], '--', color=colour,
-                             label=f'{label} loss_cls')
+                             label=f'{group.name} loss_cls' if first else None)
             column, key = run.columns[0]
             ax_metric.plot([r['step'] for r in run.val], [
                 next(v for k, v in r.items() if k.endswith('/' + key)) for r in run.val],
-                'o-', color=colour, label=label)
-            ax_metric.set(ylabel=column, title=f'validation {column}')
-    ax_loss.set(xlabel='iteration', ylabel='loss', title='training loss (dashed: loss_cls)')
+                'o-', color=colour, label=group.name if first else None)
+            ax_metric.set(ylabel=column, title=f'validation {column} (a line per seed)')
+    ax_loss.set(xlabel='iteration', ylabel='loss',
+                title='training loss (dashed: loss_cls; a line per seed)')
     ax_metric.set(xlabel='iteration')
     if panels == 3:
         ax = axes[2]
         labels, y = [], 0
-        for index, (name, intervals) in enumerate(boot.intervals.items(), 1):
+        for name, intervals in finite.items():
             columns = dict((key, label) for label, key in groups[name].runs[0].columns)
             for key, interval in intervals.items():
                 low, high = interval.low, interval.high
                 ax.errorbar(interval.difference, y, xerr=[[interval.difference - low],
                                                           [high - interval.difference]],
                             fmt='o', color=f'C{list(groups).index(name)}', capsize=3)
-                labels.append(f'{name} {columns.get(key, key)}')
+                seeds = len(comparison.seeds[name])
+                labels.append(f'{name} {columns.get(key, key)} '
+                              f'({seeds} seed{"s" if seeds > 1 else ""})')
                 y += 1
         ax.axvline(0, color='k', lw=0.8)
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
         ax.invert_yaxis()
-        ax.set(xlabel=f'difference from {boot.baseline}',
-               title=f'{boot.confidence:.0%} paired bootstrap intervals '
-               f'({boot.num_images} images)')
+        ax.set(xlabel=f'difference from {comparison.baseline}',
+               title=f'{comparison.confidence:.0%} intervals (one seed: over the images only)')
     for ax in axes:
         ax.grid(alpha=0.3)
     for ax in (ax_loss, ax_metric):

@@ -87,6 +87,15 @@ class Run:
         return CLASSIFICATION_METRICS if self.metric('mAP') is not None else DETECTION_METRICS
 
     @property
+    def compared(self) -> List[Tuple[str, str]]:
+        """The columns tools/compare.py takes differences of, the primary metric (the one
+        judged) first: every AP (detection), mAP alone (multi-label: the F1 metrics depend on
+        a score threshold that suits one loss and not another), top-1 and top-5
+        (single-label)."""
+        columns = self.columns
+        return columns[:1] if columns is CLASSIFICATION_METRICS else columns
+
+    @property
     def times(self) -> List[float]:
         """The logged seconds per iteration (each a mean over a logging window)."""
         return [r['time'] for r in self.train if 'time' in r]

@@ -1,6 +1,6 @@
 """Small COCO-format ground truth and detector outputs built in memory for the analysis tests,
-and the oracle's view of a bootstrap resample: a dataset holding each image as many times as
-the resample drew it."""
+the oracle's view of a bootstrap resample (a dataset holding each image as many times as the
+resample drew it), and compare's report on in-memory scorers."""
 import contextlib
 import io
 from typing import List, Sequence
@@ -8,6 +8,9 @@ from typing import List, Sequence
 import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+
+from asl_mmdet.analysis.report import Comparison, compare_groups
+from asl_mmdet.analysis.runs import Run, group_runs
 
 
 def make_coco(images: List[dict], annotations: List[dict], categories: List[dict]) -> COCO:
@@ -89,3 +92,10 @@ def cocoeval_stats(coco: COCO, results: List[dict], max_dets=(100, 300, 1000)) -
         coco_eval.accumulate()
         coco_eval.summarize()
     return coco_eval.stats
+
+
+def compare_scorers(scorers: dict, resamples: int = 300, seed: int = 0) -> Comparison:
+    """:func:`compare_groups` over runs named by ``scorers`` (run name -> scorer; names ending
+    in ``_seed<N>`` are seeds of one config; the first config is the baseline)."""
+    groups = group_runs([Run(f'/runs/{name}', name, [], []) for name in scorers])
+    return compare_groups(groups, next(iter(groups)), scorers, resamples, seed)

@@ -7,10 +7,10 @@ import torch
 from mmpretrain.evaluation import Accuracy
 
 from asl_mmdet.analysis.accuracy import resampled_accuracy
-from asl_mmdet.analysis.bootstrap import BETTER, NO_DIFFERENCE, WORSE, resample_counts
+from asl_mmdet.analysis.bootstrap import resample_counts
 from asl_mmdet.analysis.predictions import Scorer
-from asl_mmdet.analysis.report import bootstrap_groups
-from asl_mmdet.analysis.runs import Run, group_runs
+from asl_mmdet.analysis.verdict import BETTER, ONE_SEED, WORSE, verdict_of
+from tests.test_analysis.synthetic import compare_scorers
 
 TOPK = (1, 3, 5)
 
@@ -37,13 +37,6 @@ def scorer(scores, labels, topk=(1, 5)):
                   'memory')
 
 
-def compare(scorers, resamples=500, seed=0):
-    """bootstrap_groups over runs named by ``scorers`` (the first is the baseline)."""
-    runs = [Run(f'/runs/{name}', name, [], []) for name in scorers]
-    groups = group_runs(runs)
-    return bootstrap_groups(groups, next(iter(groups)), scorers, resamples, seed)
-
-
 def test_full_set_equals_mmpretrain():
     scores, labels = predictions()
     ours = resampled_accuracy(scores, labels, np.ones((1, 60)), TOPK)
@@ -67,9 +60,10 @@ def test_resamples_equal_mmpretrain_on_replicated_images():
 
 def test_a_run_against_itself_is_exactly_zero():
     run = scorer(*predictions(skill=0.5))
-    for name, interval in compare({'ce': run, 'ce_again': run}).intervals['ce_again'].items():
+    intervals = compare_scorers({'ce': run, 'ce_again': run}).intervals['ce_again']
+    for name, interval in intervals.items():
         assert (interval.difference, interval.low, interval.high) == (0.0, 0.0, 0.0), name
-        assert interval.verdict == NO_DIFFERENCE
+        assert verdict_of(interval) == ONE_SEED
 
 
 def test_perfect_predictions_beat_random_ones():
@@ -77,11 +71,18 @@ def test_perfect_predictions_beat_random_ones():
     perfect = np.eye(8)[labels] * 0.9 + 0.1 / 8  # the labelled class scores highest
     weak, strong = scorer(scores, labels), scorer(perfect, labels)
     assert strong.full() == {'top1': 100.0, 'top5': 100.0}
-    interval = compare({'random': weak, 'perfect': strong}).intervals['perfect']['top1']
-    assert interval.low > 0 and interval.verdict == BETTER
+    # one seed: above 0 on every resample of the images, and no verdict about the losses
+    interval = compare_scorers({'random': weak, 'perfect': strong}).intervals['perfect']['top1']
+    assert interval.low > 0 and verdict_of(interval) == ONE_SEED
     assert interval.difference == pytest.approx(100.0 - weak.full()['top1'])
-    interval = compare({'perfect': strong, 'random': weak}).intervals['random']['top1']
-    assert interval.high < 0 and interval.verdict == WORSE
+    # three seeds (another chance-level model each): better, and the baseline worse
+    weak = [scorer(predictions(num_images=80, skill=0.0, seed=s)[0], labels) for s in (4, 5, 6)]
+    runs = {f'random_seed{k}': weak[k] for k in range(3)}
+    perfect = {f'perfect_seed{k}': strong for k in range(3)}
+    interval = compare_scorers({**runs, **perfect}).intervals['perfect']['top1']
+    assert interval.low > 0 and verdict_of(interval) == BETTER
+    interval = compare_scorers({**perfect, **runs}).intervals['random']['top1']
+    assert interval.high < 0 and verdict_of(interval) == WORSE
 
 
 def test_argument_errors():

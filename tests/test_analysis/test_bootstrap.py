@@ -1,29 +1,21 @@
-"""asl_mmdet.analysis.bootstrap and report.bootstrap_groups: the paired bootstrap of two runs'
-predictions over the same resampled validation images."""
+"""asl_mmdet.analysis.bootstrap and report.compare_groups: the paired bootstrap of two runs'
+predictions over the same resampled validation images (one seed each: no verdict), and
+configs of several seeds paired by seed (a Student-t interval and a verdict)."""
 import numpy as np
 import pytest
 
-from asl_mmdet.analysis.bootstrap import (BETTER, NO_DIFFERENCE, WORSE, Interval,
-                                          mean_over_seeds, paired_interval, resample_counts,
-                                          seed_draws)
+from asl_mmdet.analysis.bootstrap import Interval, paired_interval, resample_counts
 from asl_mmdet.analysis.coco_ap import AP_METRICS, ResampledCocoAP, evaluate_boxes
 from asl_mmdet.analysis.multilabel_ap import resampled_map
 from asl_mmdet.analysis.predictions import Scorer
-from asl_mmdet.analysis.report import bootstrap_groups
-from asl_mmdet.analysis.runs import Run, group_runs
+from asl_mmdet.analysis.verdict import BETTER, NO_DIFFERENCE, ONE_SEED, WORSE, verdict_of
+from tests.test_analysis.synthetic import compare_scorers as compare
 from tests.test_analysis.synthetic import detections, ground_truth
 
 
 def detection_scorer(coco, results):
     ap = ResampledCocoAP(evaluate_boxes(coco, results))
     return Scorer('detection', ap.image_ids, ap, 'memory')
-
-
-def compare(scorers, resamples=300, seed=0):
-    """bootstrap_groups over runs named by ``scorers`` (the first is the baseline)."""
-    runs = [Run(f'/runs/{name}', name, [], []) for name in scorers]
-    groups = group_runs(runs)
-    return bootstrap_groups(groups, next(iter(groups)), scorers, resamples, seed)
 
 
 @pytest.fixture(scope='module')
@@ -50,14 +42,14 @@ def test_a_run_against_itself_is_exactly_zero(weak):
     for name in AP_METRICS:
         interval = boot.intervals['focal_again'][name]
         assert (interval.difference, interval.low, interval.high) == (0.0, 0.0, 0.0)
-        assert interval.verdict == NO_DIFFERENCE
+        assert verdict_of(interval) == ONE_SEED
 
 
-def test_a_better_model_is_better_and_the_baseline_worse(weak, strong):
+def test_a_better_model_is_above_zero_but_one_seed_gets_no_verdict(weak, strong):
     for name, interval in compare({'weak': weak, 'strong': strong}).intervals['strong'].items():
-        assert interval.low > 0 and interval.verdict == BETTER, (name, interval)
+        assert interval.low > 0 and verdict_of(interval) == ONE_SEED, (name, interval)
     interval = compare({'strong': strong, 'weak': weak}).intervals['weak']['bbox_mAP']
-    assert interval.high < 0 and interval.verdict == WORSE
+    assert interval.high < 0 and verdict_of(interval) == ONE_SEED
     assert interval.difference == pytest.approx(weak.full()['bbox_mAP'] -
                                                 strong.full()['bbox_mAP'])
 
@@ -79,7 +71,7 @@ def test_classification_better_model(coco):
         scorers[name] = Scorer('classification', list(range(60)),
                                lambda w, s=scores: dict(mAP=resampled_map(s, target, w)), 'm')
     interval = compare(scorers).intervals['asl']['mAP']
-    assert interval.low > 0 and interval.verdict == BETTER
+    assert interval.low > 0 and verdict_of(interval) == ONE_SEED
 
 
 def test_resampling_is_deterministic_under_a_seed(weak, strong):
@@ -93,17 +85,31 @@ def test_resampling_is_deterministic_under_a_seed(weak, strong):
     assert first == again and first != other
 
 
-def test_seeds_are_resampled_and_paired(coco, weak, strong):
-    draws = seed_draws(3, 1000, seed=0)
-    assert draws.shape == (1000, 3) and set(np.unique(draws)) == {0, 1, 2}
-    assert (seed_draws(1, 10, seed=0) == 0).all()
-    values = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])  # 3 seeds x 2 resamples
-    assert mean_over_seeds(values, np.array([[0, 0, 2], [1, 1, 1]])).tolist() == [
-        (1 + 1 + 5) / 3, 4.0]
-    # two seeds of the same model on each side: still exactly 0
+def test_seeds_are_paired_by_seed_with_a_t_interval(coco, weak, strong):
+    # x and y: each seed's model is the same in both configs: exactly 0, no difference
     boot = compare({'x_seed0': weak, 'x_seed1': strong, 'y_seed0': weak, 'y_seed1': strong})
     interval = boot.intervals['y']['bbox_mAP']
     assert (interval.difference, interval.low, interval.high) == (0.0, 0.0, 0.0)
+    assert (interval.seeds, interval.resamples, verdict_of(interval)) == (2, 0, NO_DIFFERENCE)
+    assert boot.seeds == {'y': [0, 1]}
+    # three seeds, a better model in each: better, on the means of the full-set APs
+    models = [detection_scorer(coco, detections(coco, quality=q, seed=s))
+              for q, s in ((0.2, 4), (0.25, 5), (0.15, 6), (0.8, 7), (0.75, 8), (0.85, 9))]
+    boot = compare({f'{name}_seed{k}': models[3 * i + k]
+                    for i, name in enumerate(('focal', 'asl')) for k in range(3)})
+    interval = boot.intervals['asl']['bbox_mAP']
+    assert interval.difference == pytest.approx(np.mean(
+        [models[3 + k].full()['bbox_mAP'] - models[k].full()['bbox_mAP'] for k in range(3)]))
+    assert (interval.seeds, verdict_of(interval)) == (3, BETTER)
+    boot = compare({f'{name}_seed{k}': models[3 * i + k]
+                    for i, name in reversed(list(enumerate(('focal', 'asl')))) for k in range(3)})
+    assert verdict_of(boot.intervals['focal']['bbox_mAP']) == WORSE
+    # the seeds the two configs share, and none in common: not compared, and said so
+    boot = compare({'a_seed0': weak, 'a_seed1': strong, 'a_seed2': weak, 'b_seed1': weak,
+                    'b_seed2': strong, 'c_seed7': weak, 'c_seed8': weak})
+    assert boot.seeds == {'b': [1, 2]} and list(boot.intervals) == ['b']
+    assert boot.notes == ["c: not compared, no seed in common with a (seeds [7, 8] and "
+                          "[0, 1, 2])"]
 
 
 def test_paired_interval_leaves_out_resamples_without_the_metric():

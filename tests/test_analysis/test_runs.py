@@ -1,5 +1,5 @@
-"""asl_mmdet.analysis.runs (names, seed groups, time spread) and asl_mmdet.analysis.logs
-(scalars.json errors)."""
+"""asl_mmdet.analysis.runs (names, seed groups, metric columns, time spread) and
+asl_mmdet.analysis.logs (scalars.json errors)."""
 import json
 
 import pytest
@@ -51,12 +51,14 @@ def test_a_corrupt_scalars_line_names_the_file_and_the_line(tmp_path):
 
 
 def test_each_task_has_its_metric_columns(tmp_path):
-    tasks = [('coco/bbox_mAP', DETECTION_METRICS), ('multi-label/mAP', CLASSIFICATION_METRICS),
-             ('accuracy/top1', SINGLE_LABEL_METRICS)]
-    for key, columns in tasks:
+    tasks = [('coco/bbox_mAP', DETECTION_METRICS, DETECTION_METRICS),
+             ('multi-label/mAP', CLASSIFICATION_METRICS, [('mAP', 'mAP')]),
+             ('accuracy/top1', SINGLE_LABEL_METRICS, SINGLE_LABEL_METRICS)]
+    for key, columns, compared in tasks:
         records = [dict(loss=1.0, step=1), {key: 50.0, 'step': 1}]
         write_scalars(tmp_path, '20260101_000000', records)
         run = load_run(str(tmp_path), 'run')
         assert len(run.train) == len(run.val) == 1, key
         assert run.columns == columns and run.metric(key.split('/')[1]) == 50.0
+        assert run.compared == compared  # the primary metric first: the one judged
     assert SINGLE_LABEL_METRICS == [('top1', 'top1'), ('top5', 'top5')]
