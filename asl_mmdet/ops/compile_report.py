@@ -38,7 +38,7 @@ __all__ = ['TARGETS', 'DEFAULT_SHAPE', 'SINGLE_LABEL_SHAPE', 'H100', 'CALIBRATIO
 
 # The GPUs users train on: T4, A100, H100, B200 (sm_70 compiles, but the shipped nvdisasm no
 # longer reads it).
-TARGETS = (75, 80, 90, 100)
+TARGETS = (75, 80, 86, 89, 90, 100, 120)
 DEFAULT_SHAPE = (358400, 80)  # ATSS's anchors of 8 images at 1333 x 800, 80 classes
 SINGLE_LABEL_SHAPE = (256, 21843)  # a batch of ImageNet-21k logits: the single-label kernel
 
@@ -83,8 +83,12 @@ class Variant:
     reduce: bool = True
     kernel: str = 'forward'  # or 'scale_scalar', 'scale_elementwise' (backward), 'single_label'
     label_smoothing: float = 0.0  # single_label only
-    need_grad: bool = True  # single_label only: the second pass (the gradient) compiled in
+    need_grad: bool = True  # the gradient written (forward without grad when False)
     shape: Optional[Tuple[int, int]] = None  # its own logits' shape, else the report's
+    # 'contiguous'; 'transposed': logits of strides (1, N); 'unaligned': labels and weights one
+    # element into their storage (a level's slice of a flattened batch, as the heads make them)
+    layout: str = 'contiguous'
+    index_dtype: str = 'int64'  # of class-index targets
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -146,7 +150,91 @@ _CI_OTHERS = DEFAULT_VARIANTS + [
     _BY_NAME['backward: grad *= scalar, fp32'], _BY_NAME['backward: grad *= (N, C), bf16'],
     _BY_NAME['single-label, index, bf16']
 ]
-CI_MATRIX = {75: _CI_OTHERS, 80: _CI_OTHERS, 90: VARIANTS, 100: _CI_OTHERS}
+# Every option the dispatch passes to the forward kernel, with the values that change its
+# compiled code (the gammas' POW codes; C picks BLOCK_C, EVEN_C and the warps: 80 -> 16 even,
+# 81 -> 32 masked, 7 -> 8 masked, 32 -> 32 even, 300 -> 256 masked; 3 x 90001 splits its
+# columns across programs)
+FACTORS = {
+    'dtype': _DTYPES,
+    'target': ('index', 'dense'),
+    'gamma_pos': (0.0, 1.0, 2.0, 3.0, 4.0, 0.5),
+    'gamma_neg': (4.0, 0.0, 1.0, 2.0, 3.0, 1.5),
+    'clip': (0.05, 0.0),
+    'alpha': (None, 0.25),
+    'detach': (False, True),
+    'weight': (None, 'n1', 'nc'),
+    'class_weight': (False, True),
+    'reduce': (True, False),
+    'need_grad': (True, False),
+    'prob_sums': (False, True),
+    'shape': ((1000, 80), (1000, 81), (1000, 7), (1000, 32), (200, 300), (3, 90001)),
+    'layout': ('contiguous', 'transposed', 'unaligned'),
+    'index_dtype': ('int64', 'int32'),
+}
+
+
+def pairwise_variants(factors: Dict[str, Sequence] = FACTORS, seed: int = 0,
+                      candidates: int = 30) -> List[Variant]:
+    """Forward variants that together hold every pair of values of any two factors (a
+    pairwise covering array, built greedily: each new variant is the best of ``candidates``
+    random completions at covering pairs not yet held), so that a compile problem that needs
+    two options at once is met, in a few dozen compiles instead of their product."""
+    import itertools
+    import random
+    rng = random.Random(seed)
+    names = list(factors)
+    missing = {((a, i), (b, j)) for a, b in itertools.combinations(names, 2)
+               for i in range(len(factors[a])) for j in range(len(factors[b]))}
+    rows = []
+    while missing:
+        (a, i), (b, j) = min(missing)  # one pair still missing, seeded into every candidate
+        best, best_gain = None, -1
+        for _ in range(candidates):
+            row = {name: rng.randrange(len(factors[name])) for name in names}
+            row[a], row[b] = i, j
+            for name in rng.sample(names, len(names)):  # greedy: the value covering most
+                if name in (a, b):
+                    continue
+                row[name] = max(range(len(factors[name])), key=lambda v: sum(
+                    ((name, v), (other, row[other])) in missing
+                    or ((other, row[other]), (name, v)) in missing
+                    for other in names if other != name))
+            gain = sum(((x, row[x]), (y, row[y])) in missing
+                       for x, y in itertools.combinations(names, 2))
+            if gain > best_gain:
+                best, best_gain = dict(row), gain
+        missing -= {((x, best[x]), (y, best[y])) for x, y in itertools.combinations(names, 2)}
+        rows.append(best)
+    variants = []
+    for number, row in enumerate(rows):
+        values = {name: factors[name][index] for name, index in row.items()}
+        label = ', '.join(f'{k}={v}' for k, v in values.items() if k != 'dtype')
+        variants.append(Variant(f'pairwise {number}: {label}, {_SHORT[values["dtype"]]}',
+                                **values))
+    return variants
+
+
+PAIRWISE = pairwise_variants()
+_BY_NAME.update({variant.name: variant for variant in PAIRWISE})
+
+
+def _ci_matrix() -> Dict[int, List[Variant]]:
+    """What `make test` compiles: every named variant for sm_90; for the other targets the
+    defaults, the CI subset above and, dealt round-robin, the pairwise variants (each compiled
+    for one target, so every pair of options meets on some GPU generation). Below sm_80 no
+    bfloat16: the dispatch runs the reference there."""
+    matrix = {arch: list(VARIANTS if arch == 90 else _CI_OTHERS) for arch in TARGETS}
+    others = [arch for arch in TARGETS if arch != 90]
+    for index, variant in enumerate(PAIRWISE):
+        arch = others[index % len(others)]
+        if arch < 80 and variant.dtype == 'bfloat16':
+            arch = others[(index + 1) % len(others)]
+        matrix[arch].append(variant)
+    matrix[75] = [v for v in matrix[75] if v.dtype != 'bfloat16']
+    return matrix
+
+
+CI_MATRIX = _ci_matrix()
 MAX_REGISTERS = 128  # per thread, any variant: beyond it occupancy drops below 25% on H100
 BUDGETS = {  # variant name prefix: (SASS per element in the main loop, registers per thread)
     'detection, index': (40, 64),
@@ -258,13 +346,21 @@ def _inputs(variant: Variant, shape: Tuple[int, int]):
     """CPU tensors of the real shape and layout, allocated and never written."""
     num_rows, num_cols = shape
     pred = torch.empty(shape, dtype=variant.torch_dtype)
-    if variant.target == 'index':
-        target = torch.empty(num_rows, dtype=torch.int64)  # what the dense heads pass
+    if variant.layout == 'transposed':
+        pred = torch.empty(shape[::-1], dtype=variant.torch_dtype).t()
+    skip = 1 if variant.layout == 'unaligned' else 0
+
+    def empty(*size, dtype=torch.float32):  # ``skip`` elements into its storage
+        flat = torch.empty(skip + math.prod(size), dtype=dtype)
+        return flat[skip:].view(size)
+
+    if variant.target == 'index':  # int64: what the dense heads pass
+        target = empty(num_rows, dtype=getattr(torch, variant.index_dtype))
     else:
-        target = torch.empty(shape, dtype=torch.float32)  # mmpretrain's stacked labels
-    weight = {None: None, 'n': torch.empty(num_rows),
-              'n1': torch.empty(num_rows).view(num_rows, 1),
-              'nc': torch.empty(shape)}[variant.weight]
+        target = empty(*shape)  # mmpretrain's stacked labels
+    weight = {None: lambda: None, 'n': lambda: empty(num_rows),
+              'n1': lambda: empty(num_rows).view(num_rows, 1),
+              'nc': lambda: empty(*shape)}[variant.weight]()
     class_weight = torch.empty(num_cols) if variant.class_weight else None
     return pred, target, weight, class_weight
 
@@ -311,7 +407,8 @@ def compile_variant(variant: Variant, arch: int,
             grad_scale = 1.0 if variant.dtype == 'float16' else scale
             asl_forward_fused(pred, target, weight, variant.gamma_pos, variant.gamma_neg,
                               variant.clip, variant.alpha, variant.detach, variant.reduce,
-                              scale, grad_scale, True, variant.prob_sums, class_weight)
+                              scale, grad_scale, variant.need_grad, variant.prob_sums,
+                              class_weight)
         elif variant.kernel == 'single_label':
             pred, target, weight, _ = _inputs(variant, shape)
             asl_single_label_forward_fused(pred, target, weight, variant.gamma_pos,

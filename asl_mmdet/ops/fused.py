@@ -58,7 +58,7 @@ from .reference import check_first_order
 
 __all__ = ['asymmetric_loss_fused', 'asl_forward_fused', 'scale_grad_', 'check_fused_inputs',
            'device_of', 'INTERPRETED', 'TRACED', 'OP_REGISTERED', 'register_op', 'compiled_op',
-           'launcher', 'scratch',
+           'launcher', 'scratch', 'forward_num_warps',
            'AsymmetricLossTritonFunction']
 
 # Elements per forward tile (BLOCK_N * BLOCK_C) and warps per program: 8 elements per thread,
@@ -553,6 +553,14 @@ def _block_cols(num_cols: int) -> int:
     return 256
 
 
+def forward_num_warps(num_cols: int, block_c: int) -> int:
+    """Warps per program of the forward kernel: 4 (8 elements per thread), or 8 (4 per
+    thread) where the tile's columns are masked (C not a multiple of BLOCK_C < 256), whose
+    per-column masks and addresses took 140-216 registers per thread at 4 warps (sm_75 to
+    sm_120, the compile matrix of tests/test_ops/test_kernel_compile.py) and 62-124 at 8."""
+    return _NUM_WARPS if num_cols % block_c == 0 or block_c >= 256 else 2 * _NUM_WARPS
+
+
 def _forward_config(num_rows: int, num_cols: int) -> Tuple[int, int, int, Tuple[int, int]]:
     """``(BLOCK_N, BLOCK_C, cols_per_program, grid)`` of the forward kernel."""
     block_c = _block_cols(num_cols)
@@ -690,7 +698,8 @@ def asl_forward_fused(pred: Tensor, target: Tensor, weight: Optional[Tensor], ga
         INDEX_TARGET=not target.dtype.is_floating_point, WEIGHT=weight_kind,
         CLASS_WEIGHT=class_weight is not None, REDUCE=bool(reduce), NEED_GRAD=bool(need_grad),
         PROB_SUMS=bool(prob_sums),
-        EVEN_C=num_cols % block_c == 0, BLOCK_N=block_n, BLOCK_C=block_c, num_warps=_NUM_WARPS)
+        EVEN_C=num_cols % block_c == 0, BLOCK_N=block_n, BLOCK_C=block_c,
+        num_warps=forward_num_warps(num_cols, block_c))
     sums = (partials.view(-1, 4).sum(0) if prob_sums
             else torch.empty(0, dtype=torch.float32, device=device))
     if not reduce:

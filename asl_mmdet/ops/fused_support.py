@@ -3,8 +3,8 @@
 The fused path needs: a Triton that compiles the kernels (Triton >= 3.0, which torch >= 2.4
 brings; its module imports, and the first compile of each variant succeeds); a CUDA device of
 compute capability 7.5 or newer (T4, A100, H100, B200, ...; the kernels are compiled in CI for
-sm_75, sm_80, sm_90 and sm_100); and float32, float16 or bfloat16 logits (bfloat16 from 8.0
-on: below, Triton emulates its conversions, code that has never run). Under
+sm_75, sm_80, sm_86, sm_89, sm_90, sm_100 and sm_120); and float32, float16 or bfloat16 logits
+(bfloat16 from 8.0 on: below, Triton emulates its conversions, code that has never run). Under
 ``torch.compile`` it also needs ``torch.library.triton_op`` (torch >= 2.6): with an older torch
 a compiled loss runs the reference, an eager one the kernel. The first eager call of each kernel
 family on a device checks the kernel against the float64 reference on a probe shaped like the
@@ -27,8 +27,9 @@ from ..utils import compat
 from .contract import FUSED_DTYPES
 from .self_check import SELF_CHECK_ENV
 
-__all__ = ['MIN_CAPABILITY', 'MIN_BF16_CAPABILITY', 'NO_TRITON_OP', 'check_fused_path', 'fused_available', 'self_check_failed', 'missing_for_fused',
-           'warn_once', 'fused_or_reference', 'is_triton_compile_error']
+__all__ = ['MIN_CAPABILITY', 'MIN_BF16_CAPABILITY', 'NO_TRITON_OP', 'check_fused_path',
+           'fused_available', 'self_check_failed', 'missing_for_fused', 'warn_once',
+           'fused_or_reference', 'is_triton_compile_error']
 
 MIN_CAPABILITY = (7, 5)
 MIN_BF16_CAPABILITY = (8, 0)

@@ -28,10 +28,10 @@ from typing import Callable, Optional, Tuple
 import torch
 from packaging.version import Version
 
-__all__ = ['TORCH_VERSION', 'MIN_TRITON_FOR_KERNELS', 'MIN_TRITON_FOR_COMPILE_REPORT', 'MIN_TORCH_FOR_TRITON_OP', 'HAS_TRITON_OP',
-           'HAS_CUSTOM_OP', 'is_compiling', 'triton_op', 'wrap_triton', 'custom_op',
-           'triton_installed', 'triton_version', 'kernels_unsupported',
-           'compile_report_unsupported', 'release']
+__all__ = ['TORCH_VERSION', 'MIN_TRITON_FOR_KERNELS', 'MIN_TRITON_FOR_COMPILE_REPORT',
+           'MIN_TORCH_FOR_TRITON_OP', 'HAS_TRITON_OP', 'HAS_CUSTOM_OP', 'is_compiling',
+           'triton_op', 'wrap_triton', 'custom_op', 'triton_installed', 'triton_version',
+           'kernels_unsupported', 'compile_report_unsupported', 'release']
 
 MIN_TRITON_FOR_KERNELS = (3, 0)
 MIN_TRITON_FOR_COMPILE_REPORT = (3, 3)

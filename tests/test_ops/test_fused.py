@@ -496,14 +496,10 @@ def test_bad_dense_labels_beside_ignored_ones_fail_on_the_device_flag(label):
                                            True, 1.0)
 
 
-@pytest.mark.parametrize('need_grad, prob_sums, weighted', [(False, False, False),
-                                                             (True, False, True),
-                                                             (True, True, False)])
-def test_no_two_kernel_arguments_alias(need_grad, prob_sums, weighted, monkeypatch):
-    """Issue 20, item 3: the forward kernel's tensor arguments are distinct memory (unused
-    pointers get scratch tensors of their own, never another argument), whatever the variant:
-    a compiler that counts every argument as written can not reorder aliased writes."""
-    launches = []
+@pytest.fixture
+def launches(monkeypatch):
+    """The positional arguments of every kernel launch of the host functions, in order."""
+    recorded = []
 
     class Recorder:
         def __init__(self, kernel):
@@ -511,15 +507,41 @@ def test_no_two_kernel_arguments_alias(need_grad, prob_sums, weighted, monkeypat
 
         def __getitem__(self, grid):
             def launch(*args, **kwargs):
-                launches.append([a for a in args if isinstance(a, torch.Tensor)])
+                recorded.append(args)
                 return self.kernel[grid](*args, **kwargs)
             return launch
 
     monkeypatch.setattr(fused, 'launcher', lambda kernel, traced: Recorder(kernel))
+    return recorded
+
+
+@pytest.mark.parametrize('need_grad, prob_sums, weighted', [(False, False, False),
+                                                             (True, False, True),
+                                                             (True, True, False)])
+def test_no_two_kernel_arguments_alias(need_grad, prob_sums, weighted, launches):
+    """Issue 20, item 3: the forward kernel's tensor arguments are distinct memory (unused
+    pointers get scratch tensors of their own, never another argument), whatever the variant:
+    a compiler that counts every argument as written can not reorder aliased writes."""
     pred, target, _ = helpers.make_inputs((6, 5), 'index', torch.float32, device=DEVICE)
     weight = torch.rand(6, 1, device=DEVICE) if weighted else None
     fused.asl_forward_fused(pred, target, weight, 0.0, 4.0, 0.05, None, False, True, 1.0, 1.0,
                             need_grad, prob_sums)
-    (tensors, ) = launches
+    (args, ) = launches
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
     assert len(tensors) == 8
     assert len({t.data_ptr() for t in tensors}) == 8
+
+
+def test_transposed_grad_output_is_read_with_int32_column_offsets(launches, monkeypatch):
+    """Issue 20, item 5: ``grad *= grad_output`` for a transposed (N, C) grad_output reads it
+    at ``cols * stride``, which overflows int32 once N * C > 2**31: such a grad_output is
+    copied first. The limit is lowered here so that a small tensor crosses it."""
+    monkeypatch.setattr(fused, '_MAX_INT32', 100)
+    grad = torch.rand(30, 9, device=DEVICE)
+    grad_output = torch.rand(9, 30, device=DEVICE).t()  # strides (1, 30): 30 * 8 > 100
+    expected = grad * grad_output
+    fused.scale_grad_(grad, grad_output)
+    torch.testing.assert_close(grad, expected)
+    (args, ) = launches
+    stride_n, stride_c = args[5], args[6]
+    assert (stride_n, stride_c) == (9, 1)  # a contiguous copy

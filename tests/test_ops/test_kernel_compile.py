@@ -1,11 +1,16 @@
-"""The fused kernels compiled for real GPUs, on a machine without one (issue 12).
+"""The fused kernels compiled for real GPUs, on a machine without one (issues 12 and 20).
 
 A subprocess (so that the swapped Triton driver never reaches this process) compiles, through
-the host functions, every kernel variant for sm_90 and a subset for sm_75, sm_80 and sm_100
-(:data:`asl_mmdet.ops.compile_report.CI_MATRIX`) at 358400 x 80; the tests fail on a compile
-error, a spill, more than 128 registers per thread, or a missed budget of the two defaults
-(SASS per element in the main loop, registers, 128-bit loads, the model's time against the
-memory floor). Skipped only where the installed Triton has no NVIDIA backend.
+the host functions, every kernel variant for sm_90, and for sm_75, sm_80, sm_86, sm_89, sm_100
+and sm_120 the defaults, a subset of the other variants and a share of the pairwise variants
+(:data:`asl_mmdet.ops.compile_report.PAIRWISE`: every pair of values of any two options the
+dispatch passes, dtype, target form, gammas, margin, alpha, detach, weight kind, class weights,
+reduction, gradient, probability sums, C and its masking, split columns, transposed logits,
+unaligned labels and weights, index dtype), :data:`~asl_mmdet.ops.compile_report.CI_MATRIX`;
+the tests fail on a compile error, a spill, more than 128 registers per thread, or a missed
+budget of the two defaults (SASS per element in the main loop, registers, 128-bit loads, the
+model's time against the memory floor). Skipped only where the installed Triton has no NVIDIA
+backend (or is older than the compile report needs).
 """
 import json
 import re
@@ -13,7 +18,8 @@ import re
 import pytest
 
 from asl_mmdet.ops import compile_report
-from asl_mmdet.ops.compile_report import (BUDGETS, CI_MATRIX, DEFAULT_VARIANTS, H100,
+from asl_mmdet.ops.compile_report import (BUDGETS, CI_MATRIX, DEFAULT_VARIANTS, FACTORS, H100,
+                                          PAIRWISE, TARGETS,
                                           MAX_REGISTERS, occupancy, predict_ms)
 from tests.run_utils import python_env, run_python
 
@@ -55,13 +61,26 @@ def test_default_budgets(facts, variant):
     max_sass, max_registers = next(b for prefix, b in BUDGETS.items()
                                    if variant.startswith(prefix))
     rows = [f for f in facts if f['variant'] == variant and (f['arch'] >= 80)]
-    assert {f['arch'] for f in rows} == {80, 90, 100}
+    assert {f['arch'] for f in rows} == {arch for arch in TARGETS if arch >= 80}
     for f in rows:
         where = f"sm_{f['arch']} {variant}"
         assert f['sass_per_element'] <= max_sass, where
         assert f['registers'] <= max_registers and f['occupancy_h100'] >= 0.5, where
         assert 128 in f['load_bits'] and 128 in f['store_bits'], where
         assert f['predicted_ms'] <= 1.5 * f['floor_ms'], where
+
+
+def test_pairwise_variants_hold_every_pair_of_options():
+    """The covering property itself, counted independently of how the rows were built."""
+    import itertools
+    names = list(FACTORS)
+    for a, b in itertools.combinations(names, 2):
+        met = {(getattr(v, a), getattr(v, b)) for v in PAIRWISE}
+        assert met == set(itertools.product(FACTORS[a], FACTORS[b])), (a, b)
+    assert len(PAIRWISE) < 60  # a few dozen compiles, not the product of the options
+    compiled = [v for variants in CI_MATRIX.values() for v in variants]
+    assert all(v in compiled for v in PAIRWISE)
+    assert not any(v.dtype == 'bfloat16' for v in CI_MATRIX[75])  # the reference there
 
 
 def test_occupancy_model():

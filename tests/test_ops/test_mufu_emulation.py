@@ -86,7 +86,8 @@ def test_parity_suite_with_emulated_math(emulated):
     env = python_env()
     env[fused.MUFU_EMULATION_ENV] = emulated
     result = run_python('-m', 'pytest', '-q', '-p', 'no:cacheprovider',
-                        'tests/test_ops/test_fused.py', 'tests/test_ops/test_probability_analysis.py',
+                        'tests/test_ops/test_fused.py',
+                        'tests/test_ops/test_probability_analysis.py',
                         env=env, timeout=1200)
     assert result.returncode == 0, result.stdout[-6000:]
     assert ' passed' in result.stdout.splitlines()[-1]
