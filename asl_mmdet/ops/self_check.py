@@ -13,6 +13,7 @@ error, and runs the reference for that family and device for the rest of the pro
 ``ASL_MMDET_SELF_CHECK=0`` turns the check off. It costs one probe launch and one float64
 reference per family and device (:mod:`asl_mmdet.ops.fused_support` runs it).
 """
+import contextlib
 from typing import Callable, Dict, Optional, Tuple
 
 import torch
@@ -104,6 +105,24 @@ def describe_variant(pred: Tensor, kwargs: Dict) -> str:
 
 def _check(fused: Callable, reference: Callable, probes: Tuple[Tensor, ...],
            kwargs: Dict) -> Optional[str]:
+    with _plain_autograd(probes[0].device):
+        return _compare_on_probes(fused, reference, probes, kwargs)
+
+
+@contextlib.contextmanager
+def _plain_autograd(device: torch.device):
+    """Gradients on, inference mode and autocast off, whatever the caller's step is in (the
+    first call may come from a validation step under ``torch.no_grad()`` or from an
+    ``--amp`` step)."""
+    with torch.inference_mode(False), torch.enable_grad(), \
+            torch.autocast(device_type=device.type, enabled=False):
+        yield
+
+
+def _compare_on_probes(fused: Callable, reference: Callable, probes: Tuple[Tensor, ...],
+                       kwargs: Dict) -> Optional[str]:
+    probes = tuple(probe.clone() for probe in probes)  # made outside inference mode
+    kwargs = {k: v.clone() if isinstance(v, Tensor) else v for k, v in kwargs.items()}
     double = {k: v.double() if isinstance(v, Tensor) and v.dtype.is_floating_point else v
               for k, v in kwargs.items()}
     for probe, what in zip(probes, ('', ' (NaN probe)')):

@@ -307,3 +307,14 @@ def test_self_check_of_the_single_label_kernel(gpu):
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         assert run_loss() == KERNEL
+
+
+@needs_kernels
+@pytest.mark.parametrize('context', ['no_grad', 'inference_mode'])
+def test_self_check_runs_from_a_step_without_gradients(broken_multi_label_kernel, context):
+    """The first call of the process may come from a validation step: the probe still takes
+    its gradient (and catches the broken kernel)."""
+    with getattr(torch, context)():
+        with pytest.warns(RuntimeWarning, match='self-check of the fused Asymmetric Loss'):
+            pred = torch.randn(7, 5, device=DEVICE)
+            asymmetric_loss(pred, torch.tensor([0, 5, 2, 1, 4, 3, 0], device=DEVICE))
