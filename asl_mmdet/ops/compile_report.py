@@ -222,7 +222,8 @@ def _ci_matrix() -> Dict[int, List[Variant]]:
     """What `make test` compiles: every named variant for sm_90; for the other targets the
     defaults, the CI subset above and, dealt round-robin, the pairwise variants (each compiled
     for one target, so every pair of options meets on some GPU generation). Below sm_80 no
-    bfloat16: the dispatch runs the reference there."""
+    bfloat16 (the dispatch runs the reference there), and the float16 defaults and backward
+    kernels."""
     matrix = {arch: list(VARIANTS if arch == 90 else _CI_OTHERS) for arch in TARGETS}
     others = [arch for arch in TARGETS if arch != 90]
     for index, variant in enumerate(PAIRWISE):
@@ -230,7 +231,12 @@ def _ci_matrix() -> Dict[int, List[Variant]]:
         if arch < 80 and variant.dtype == 'bfloat16':
             arch = others[(index + 1) % len(others)]
         matrix[arch].append(variant)
-    matrix[75] = [v for v in matrix[75] if v.dtype != 'bfloat16']
+    # sm_75 (T4): fp16 is native there and runs the kernel; no bf16
+    matrix[75] = [v for v in matrix[75] if v.dtype != 'bfloat16'] + [
+        _BY_NAME[name] for name in ('detection, index, fp16', 'classification, dense, fp16',
+                                    'backward: grad *= scalar, fp16',
+                                    'backward: grad *= (N, C), fp16',
+                                    'single-label, index, fp16')]
     return matrix
 
 
