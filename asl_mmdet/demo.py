@@ -64,20 +64,25 @@ class DemoTask:
 
 
 # Three seeds of every config (one seed gets no verdict) in under 10 minutes on 2 idle CPU
-# cores. A run costs about 6 s of start-up, its iterations (ATSS at 128 px: 0.74 s; the
-# ResNet-18 classifiers: 0.58 s multi-label, 0.57 s single-label) and its evaluations (ATSS:
-# about 6 s for the 50 images with the checkpoint; the classifiers: about 1 s): 7.6, 8.2 and
-# 7.7 minutes with the compare step.
+# cores. A run costs a few seconds of start-up, its iterations (medians of 2026-12-05 on the
+# 2-core development machine: ATSS at 128 px 0.36 s, the ResNet-18 classifiers 0.24 s
+# multi-label, 0.13 s single-label) and its evaluations (ATSS: a few seconds for the 50 images;
+# the classifiers: about 1 s). Whole demos there, compare step included: det 4.3 minutes
+# (9 runs), cls 5.5 (12 runs), single 3.3 (9 runs).
 DEMO_TASKS = {
     'det': DemoTask(('atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'), iters=50,
                     validations=1, image_size=128, seeds=3, work_dir='work_dirs/demo',
                     ensure_data=ensure_demo_data, calibration='atss_r50_asl_as_focal'),
-    'cls': DemoTask(('resnet50_coco-ml_bce', 'resnet50_coco-ml_focal', 'resnet50_coco-ml_asl'),
+    'cls': DemoTask(('resnet50_coco-ml_bce', 'resnet50_coco-ml_asl_as_bce',
+                     'resnet50_coco-ml_focal', 'resnet50_coco-ml_asl'),
                     iters=80, validations=2, image_size=128, seeds=3,
-                    work_dir='work_dirs/demo_cls', ensure_data=ensure_demo_cls_data),
-    'single': DemoTask(('resnet50_cub_ce-ls', 'resnet50_cub_asl-single-label'), iters=120,
+                    work_dir='work_dirs/demo_cls', ensure_data=ensure_demo_cls_data,
+                    calibration='resnet50_coco-ml_asl_as_bce'),
+    'single': DemoTask(('resnet50_cub_ce-ls', 'resnet50_cub_asl-single-label_as_ce-ls',
+                        'resnet50_cub_asl-single-label'), iters=120,
                        validations=2, image_size=64, seeds=3, work_dir='work_dirs/demo_single',
-                       ensure_data=ensure_demo_single_label_data),
+                       ensure_data=ensure_demo_single_label_data,
+                       calibration='resnet50_cub_asl-single-label_as_ce-ls'),
 }
 
 PROB_HOOKS = ('ASLProbabilityHook', 'AdaptiveAsymmetryHook')

@@ -1,5 +1,5 @@
 """asl_mmdet.demo: which overrides a config gets, the single-label demo's settings, and the
-demos' defaults (several seeds, the detection demo's calibration)."""
+demos' defaults (several seeds, a calibration config in each)."""
 import os.path as osp
 
 import pytest
@@ -50,9 +50,9 @@ def test_single_label_overrides(name, tmp_path):
     assert 'ASLProbabilityHook' not in [h['type'] for h in cfg.get('custom_hooks', [])]
 
 
-def test_every_demo_trains_several_seeds_and_the_detection_demo_a_calibration():
+def test_every_demo_trains_several_seeds_and_the_sigmoid_demos_a_calibration():
     # one seed gets no verdict from tools/compare.py: every demo trains three, and the
-    # detection demo's focal loss computed by ASLoss is its noise floor
+    # baseline's loss computed by ASLoss (focal loss, BCE) is the noise floor
     assert {name: task.seeds for name, task in DEMO_TASKS.items()} == dict(det=3, cls=3,
                                                                           single=3)
     det = DEMO_TASKS['det']
@@ -61,6 +61,19 @@ def test_every_demo_trains_several_seeds_and_the_detection_demo_a_calibration():
     loss = Config.fromfile(config(det.calibration)).model.bbox_head.loss_cls
     assert (loss.type, loss.gamma_pos, loss.gamma_neg, loss.clip, loss.alpha) == (
         'ASLoss', 2.0, 2.0, 0.0, 0.25)  # focal loss (MMDetection's: gamma 2, alpha 0.25)
-    assert DEMO_TASKS['cls'].calibration is None and DEMO_TASKS['single'].calibration is None
+    cls = DEMO_TASKS['cls']
+    assert cls.configs == ('resnet50_coco-ml_bce', 'resnet50_coco-ml_asl_as_bce',
+                           'resnet50_coco-ml_focal', 'resnet50_coco-ml_asl')
+    assert cls.calibration == 'resnet50_coco-ml_asl_as_bce'
+    loss = Config.fromfile(config(cls.calibration)).model.head.loss
+    assert (loss.type, loss.gamma_pos, loss.gamma_neg, loss.clip) == (
+        'ASLoss', 0.0, 0.0, 0.0)  # binary cross-entropy
+    single = DEMO_TASKS['single']
+    assert single.configs == ('resnet50_cub_ce-ls', 'resnet50_cub_asl-single-label_as_ce-ls',
+                              'resnet50_cub_asl-single-label')
+    assert single.calibration == 'resnet50_cub_asl-single-label_as_ce-ls'
+    loss = Config.fromfile(config(single.calibration)).model.head.loss
+    assert (loss.type, loss.gamma_pos, loss.gamma_neg, loss.label_smoothing) == (
+        'ASLSingleLabelLoss', 0.0, 0.0, 0.1)  # label-smoothed cross-entropy
     for task in DEMO_TASKS.values():
         assert 1 <= task.validations <= task.iters

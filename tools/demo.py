@@ -7,16 +7,17 @@ asl_mmdet.demo) and evaluates each with the COCO metric.
 
 ``--task cls`` (``make demo-cls``): the same images as a multi-label dataset (an image's labels
 are the classes of its annotated objects), trains configs/resnet50_coco-ml_bce.py,
-configs/resnet50_coco-ml_focal.py and configs/resnet50_coco-ml_asl.py (small input scale,
-short one-cycle schedule, ResNet-18 in place of ResNet-50 so the runs take minutes on 2 CPU
-cores: asl_mmdet.demo) and evaluates mAP and the F1 metrics.
+configs/resnet50_coco-ml_asl_as_bce.py, configs/resnet50_coco-ml_focal.py and
+configs/resnet50_coco-ml_asl.py (small input scale, short one-cycle schedule, ResNet-18 in place
+of ResNet-50 so the runs take minutes on 2 CPU cores: asl_mmdet.demo) and evaluates mAP and the
+F1 metrics.
 
 ``--task single`` (``make demo-single``): the demo's annotated objects cropped into a
 single-label dataset of the same 24 fine-grained classes (colour x shape), trains
-configs/resnet50_cub_ce-ls.py (label-smoothed cross-entropy, the baseline) and
-configs/resnet50_cub_asl-single-label.py (mmpretrain's CUB-200 recipe: SGD, warm-up and cosine
-decay over the demo's iterations, 64x64 crops, ResNet-18 from scratch: asl_mmdet.demo) and
-evaluates top-1 and top-5 accuracy.
+configs/resnet50_cub_ce-ls.py (label-smoothed cross-entropy, the baseline),
+configs/resnet50_cub_asl-single-label_as_ce-ls.py and configs/resnet50_cub_asl-single-label.py
+(mmpretrain's CUB-200 recipe: SGD, warm-up and cosine decay over the demo's iterations, 64x64
+crops, ResNet-18 from scratch: asl_mmdet.demo) and evaluates top-1 and top-5 accuracy.
 
 Every task trains each config with seeds 0, 1, 2 (``--seeds``; the same seeds for every config, so
 runs pair by seed; every config's seed 0 first, then seed 1, ...) into
@@ -24,10 +25,12 @@ runs pair by seed; every config's seed 0 first, then seed 1, ...) into
 each metric as mean ± std over the seeds, and against the first config (the baseline: focal loss,
 BCE, label-smoothed cross-entropy) the mean of the per-seed differences with its 95% Student-t
 interval, a verdict on the primary metric (AP, mAP, top-1: better, worse, or no difference at this
-sample size) and the others descriptive. The detection demo's ``atss_r50_asl_as_focal`` (focal loss
-computed by ``ASLoss``) is passed as ``--calibration``: its difference from focal loss is the noise
-floor. ``--seeds 1`` trains one run per config into ``WORK_DIR/<config>`` (a third of the time),
-whose intervals, over the validation images only, get no verdict. Every det and cls run logs the
+sample size) and the others descriptive. Each task's baseline loss computed by asl_mmdet
+(``atss_r50_asl_as_focal``, ``resnet50_coco-ml_asl_as_bce``,
+``resnet50_cub_asl-single-label_as_ce-ls``) is passed as ``--calibration``: its difference from
+the baseline is the noise floor. ``--seeds 1`` trains one run per config into
+``WORK_DIR/<config>`` (a third of the time), whose intervals, over the validation images only, get
+no verdict. Every det and cls run logs the
 probability gap (``ASLProbabilityHook``) for tools/analyze_logs.py and keeps the per-image
 predictions of every evaluation in ``WORK_DIR/predictions/``. ``--configs`` runs other configs of
 the task, e.g. ``--task cls --configs resnet50_coco-ml_asl_adaptive``.
@@ -48,7 +51,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Loss pairs on the embedded data')
     parser.add_argument('--task', choices=sorted(DEMO_TASKS), default='det',
                         help='det: ATSS focal vs ASL; cls: multi-label BCE, focal, ASL; '
-                        'single: single-label label-smoothed CE vs ASL')
+                        'single: single-label label-smoothed CE vs ASL (each with a '
+                        'calibration: the baseline loss computed by asl_mmdet)')
     parser.add_argument('--configs', nargs='+', metavar='NAME',
                         help='config names under configs/ in place of the task\'s, e.g. '
                         'resnet50_coco-ml_asl_adaptive')

@@ -5,12 +5,14 @@ cross-entropy)."""
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import asl_mmdet  # noqa: F401  (registers ASLoss)
 from mmdet.registry import MODELS
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+from mmpretrain.structures import DataSample
 
 from tests.test_configs import flatten
 
@@ -19,6 +21,11 @@ DETECTORS = ['atss', 'retinanet', 'fcos', 'dino-4scale']
 CLASSIFIERS = [('resnet50_coco-ml_asl', 'resnet50_coco-ml_bce', 'CrossEntropyLoss'),
                ('resnet50_coco-ml_asl', 'resnet50_coco-ml_focal', 'FocalLoss'),
                ('resnet50_voc07_asl', 'resnet50_voc07_bce', 'CrossEntropyLoss')]
+# (config, its baseline): the baseline's loss computed by ASLoss, the demos' calibration runs
+CALIBRATIONS = [('atss_r50_asl_as_focal', 'atss_r50_focal', 'model.bbox_head.loss_cls'),
+                ('resnet50_coco-ml_asl_as_bce', 'resnet50_coco-ml_bce', 'model.head.loss'),
+                ('resnet50_cub_asl-single-label_as_ce-ls', 'resnet50_cub_ce-ls',
+                 'model.head.loss')]
 
 
 def differing_parents(config_a, config_b):
@@ -92,3 +99,54 @@ def test_single_label_cub_configs_build_and_differ_only_in_the_loss():
         with DefaultScope.overwrite_default_scope('mmpretrain'):
             model = MMPRETRAIN_MODELS.build(cfg.model)
         assert type(model.head.loss_module).__module__ == module
+
+
+@pytest.mark.parametrize('config, baseline, loss_key', CALIBRATIONS)
+def test_calibration_configs_differ_from_their_baseline_in_the_loss_alone(config, baseline,
+                                                                          loss_key):
+    assert differing_parents(config, baseline) == {loss_key}
+
+
+def head_losses(config, baseline, targets):
+    """The head losses of two mmpretrain configs with the same weights on the same features."""
+    heads = []
+    for name in (baseline, config):
+        cfg = Config.fromfile(osp.join(CONFIGS, f'{name}.py'))
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            heads.append(MMPRETRAIN_MODELS.build(cfg.model.head))
+    heads[1].load_state_dict(heads[0].state_dict())
+    generator = torch.Generator().manual_seed(0)
+    feats = (torch.randn(len(targets), heads[0].in_channels, generator=generator) * 3, )
+    losses = [head.loss(feats, [DataSample().set_gt_label(t) if t.dim() == 0 else
+                                DataSample().set_gt_score(t) for t in targets])['loss']
+              for head in heads]
+    return losses, heads[0](feats).double(), type(heads[1].loss_module).__name__
+
+
+def test_asl_as_bce_head_loss_equals_the_bce_head_loss():
+    """The multi-label calibration: the head of resnet50_coco-ml_asl_as_bce.py computes the
+    loss of resnet50_coco-ml_bce.py's head (mmpretrain's sigmoid CrossEntropyLoss, summed over
+    the classes and divided by the batch size), up to the order of float operations."""
+    scores = (torch.rand(8, 80, generator=torch.Generator().manual_seed(1)) < 0.05).float()
+    (bce, asl), logits, loss_type = head_losses('resnet50_coco-ml_asl_as_bce',
+                                                'resnet50_coco-ml_bce', scores)
+    assert loss_type == 'ASLoss'
+    # the float64 oracle: the sum over classes of -y log p - (1 - y) log(1 - p), over N = 8
+    oracle = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, scores.double(), reduction='sum') / 8
+    torch.testing.assert_close(asl.double(), oracle, rtol=1e-5, atol=0)
+    torch.testing.assert_close(asl, bce, rtol=1e-5, atol=0)
+
+
+def test_asl_single_label_as_ce_ls_head_loss_equals_the_ce_ls_head_loss():
+    """The single-label calibration: resnet50_cub_asl-single-label_as_ce-ls.py's head computes
+    resnet50_cub_ce-ls.py's label-smoothed cross-entropy (mmpretrain's LabelSmoothLoss,
+    'original' mode: (1 - 0.1) one-hot + 0.1 / C), averaged over the batch."""
+    labels = torch.randint(0, 200, (8, ), generator=torch.Generator().manual_seed(1))
+    (ce_ls, asl), logits, loss_type = head_losses('resnet50_cub_asl-single-label_as_ce-ls',
+                                                  'resnet50_cub_ce-ls', list(labels))
+    assert loss_type == 'ASLSingleLabelLoss'
+    smoothed = torch.nn.functional.one_hot(labels, 200).double() * 0.9 + 0.1 / 200
+    oracle = -(smoothed * logits.log_softmax(1)).sum(1).mean()
+    torch.testing.assert_close(asl.double(), oracle, rtol=1e-5, atol=0)
+    torch.testing.assert_close(asl, ce_ls, rtol=1e-5, atol=0)

@@ -14,7 +14,8 @@ from tests.run_utils import ROOT, records_with, run_tool
 pytestmark = pytest.mark.slow
 
 CONFIGS = ['resnet50_coco-ml_asl', 'resnet50_coco-ml_bce', 'resnet50_coco-ml_focal',
-           'resnet50_voc07_asl', 'resnet50_voc07_bce', 'resnet50_coco-ml_asl_adaptive']
+           'resnet50_voc07_asl', 'resnet50_voc07_bce', 'resnet50_coco-ml_asl_adaptive',
+           'resnet50_coco-ml_asl_as_bce']
 GAP_KEYS = ('asl_p_pos', 'asl_p_neg', 'asl_delta_p', 'asl_gamma_neg')
 METRICS = ['mAP', 'precision', 'recall', 'f1-score', 'precision_micro', 'recall_micro',
            'f1-score_micro', 'f1-score_top3', 'f1-score_top3_micro']

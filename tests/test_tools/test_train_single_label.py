@@ -13,8 +13,12 @@ from tests.run_utils import ROOT, records_with, run_tool
 
 pytestmark = pytest.mark.slow
 
-CONFIGS = ['resnet50_cub_ce-ls', 'resnet50_cub_asl-single-label']  # the baseline first
+# the baseline first, then its calibration
+CONFIGS = ['resnet50_cub_ce-ls', 'resnet50_cub_asl-single-label_as_ce-ls',
+           'resnet50_cub_asl-single-label']
 LOSSES = {'resnet50_cub_ce-ls': 'mmpretrain.models.losses.label_smooth_loss',
+          'resnet50_cub_asl-single-label_as_ce-ls':
+          'asl_mmdet.models.losses.asymmetric_loss_single_label',
           'resnet50_cub_asl-single-label':
           'asl_mmdet.models.losses.asymmetric_loss_single_label'}
 
@@ -80,12 +84,16 @@ def test_compare_single_label_table(work_dirs, tmp_path):
                      '--resamples', '200').splitlines()
     header = [c.strip() for c in table[0].strip('|').split('|')]
     assert header[:3] == ['run', 'top1', 'top5']
-    for name, line in zip(CONFIGS, table[2:4]):
+    assert len(table) > 2 + len(CONFIGS)
+    for name, line in zip(CONFIGS, table[2:2 + len(CONFIGS)]):
         cells = [c.strip() for c in line.strip('|').split('|')]
         record = records_with(work_dirs[name][1], 'accuracy/top1')[-1]
         assert cells[0] == name
         assert float(cells[1]) == pytest.approx(record['accuracy/top1'], abs=1e-3)
         assert float(cells[2]) == pytest.approx(record['accuracy/top5'], abs=1e-3)
-    assert any(line.startswith('| resnet50_cub_asl-single-label | top1 ') for line in table)
+    rows = [[c.strip() for c in line.strip('|').split('|')] for line in table
+            if line.startswith('|')]
+    for name in CONFIGS[1:]:
+        assert any(row[:2] == [name, 'top1'] for row in rows), name
     with open(out, 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
