@@ -51,7 +51,7 @@ class DemoTask:
         work_dir (str): the work dirs' root.
         ensure_data (Callable): generates the task's data under a root unless it is there.
         calibration (str, optional): a config of the baseline's loss computed another way,
-            whose difference is the noise floor.
+            whose difference is the noise floor; one of ``configs`` after the baseline.
     """
     configs: Tuple[str, ...]
     iters: int
@@ -61,6 +61,14 @@ class DemoTask:
     work_dir: str
     ensure_data: Callable[[str], object]
     calibration: Optional[str] = None
+
+    def __post_init__(self):
+        if not 1 <= self.validations <= self.iters:
+            raise ValueError(f'validations must be in [1, iters={self.iters}], '
+                             f'got {self.validations}')
+        if self.calibration is not None and self.calibration not in self.configs[1:]:
+            raise ValueError(f'calibration must be one of the configs after the baseline '
+                             f'{self.configs[1:]}, got {self.calibration!r}')
 
 
 # Three seeds of every config (one seed gets no verdict) in under 10 minutes on 2 idle CPU

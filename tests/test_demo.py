@@ -1,5 +1,6 @@
 """asl_mmdet.demo: which overrides a config gets, the single-label demo's settings, and the
 demos' defaults (several seeds, a calibration config in each)."""
+import dataclasses
 import os.path as osp
 
 import pytest
@@ -50,30 +51,43 @@ def test_single_label_overrides(name, tmp_path):
     assert 'ASLProbabilityHook' not in [h['type'] for h in cfg.get('custom_hooks', [])]
 
 
-def test_every_demo_trains_several_seeds_and_the_sigmoid_demos_a_calibration():
-    # one seed gets no verdict from tools/compare.py: every demo trains three, and the
-    # baseline's loss computed by ASLoss (focal loss, BCE) is the noise floor
+def test_every_demo_trains_three_seeds():
+    # one seed gets no verdict from tools/compare.py
     assert {name: task.seeds for name, task in DEMO_TASKS.items()} == dict(det=3, cls=3,
                                                                           single=3)
-    det = DEMO_TASKS['det']
-    assert det.configs == ('atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl')
-    assert det.calibration == 'atss_r50_asl_as_focal'
-    loss = Config.fromfile(config(det.calibration)).model.bbox_head.loss_cls
-    assert (loss.type, loss.gamma_pos, loss.gamma_neg, loss.clip, loss.alpha) == (
-        'ASLoss', 2.0, 2.0, 0.0, 0.25)  # focal loss (MMDetection's: gamma 2, alpha 0.25)
-    cls = DEMO_TASKS['cls']
-    assert cls.configs == ('resnet50_coco-ml_bce', 'resnet50_coco-ml_asl_as_bce',
-                           'resnet50_coco-ml_focal', 'resnet50_coco-ml_asl')
-    assert cls.calibration == 'resnet50_coco-ml_asl_as_bce'
-    loss = Config.fromfile(config(cls.calibration)).model.head.loss
-    assert (loss.type, loss.gamma_pos, loss.gamma_neg, loss.clip) == (
-        'ASLoss', 0.0, 0.0, 0.0)  # binary cross-entropy
-    single = DEMO_TASKS['single']
-    assert single.configs == ('resnet50_cub_ce-ls', 'resnet50_cub_asl-single-label_as_ce-ls',
-                              'resnet50_cub_asl-single-label')
-    assert single.calibration == 'resnet50_cub_asl-single-label_as_ce-ls'
-    loss = Config.fromfile(config(single.calibration)).model.head.loss
-    assert (loss.type, loss.gamma_pos, loss.gamma_neg, loss.label_smoothing) == (
-        'ASLSingleLabelLoss', 0.0, 0.0, 0.1)  # label-smoothed cross-entropy
-    for task in DEMO_TASKS.values():
-        assert 1 <= task.validations <= task.iters
+
+
+@pytest.mark.parametrize('name, configs, loss_key, calibration_loss', [
+    ('det', ('atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'), 'bbox_head.loss_cls',
+     # focal loss (MMDetection's: gamma 2, alpha 0.25)
+     dict(type='ASLoss', gamma_pos=2.0, gamma_neg=2.0, clip=0.0, alpha=0.25)),
+    ('cls', ('resnet50_coco-ml_bce', 'resnet50_coco-ml_asl_as_bce', 'resnet50_coco-ml_focal',
+             'resnet50_coco-ml_asl'), 'head.loss',
+     # binary cross-entropy
+     dict(type='ASLoss', gamma_pos=0.0, gamma_neg=0.0, clip=0.0)),
+    ('single', ('resnet50_cub_ce-ls', 'resnet50_cub_asl-single-label_as_ce-ls',
+                'resnet50_cub_asl-single-label'), 'head.loss',
+     # label-smoothed cross-entropy
+     dict(type='ASLSingleLabelLoss', gamma_pos=0.0, gamma_neg=0.0, label_smoothing=0.1)),
+])
+def test_every_demo_has_a_calibration(name, configs, loss_key, calibration_loss):
+    """The baseline's loss computed by asl_mmdet, second after the baseline: its difference is
+    the noise floor (tests/test_configs/test_sibling_configs.py checks the losses agree)."""
+    task = DEMO_TASKS[name]
+    assert task.configs == configs and task.calibration == configs[1]
+    loss = Config.fromfile(config(task.calibration)).model
+    for key in loss_key.split('.'):
+        loss = loss[key]
+    assert {key: loss[key] for key in calibration_loss} == calibration_loss
+
+
+@pytest.mark.parametrize('changes, match', [
+    (dict(validations=0), r'validations must be in \[1, iters=50\], got 0'),
+    (dict(validations=51), r'validations must be in \[1, iters=50\], got 51'),
+    (dict(calibration='atss_r50_focal'), 'calibration must be one of the configs after the '
+     "baseline .*, got 'atss_r50_focal'"),
+    (dict(calibration='atss_r50_asl_adaptive'), "got 'atss_r50_asl_adaptive'"),
+])
+def test_demo_task_errors(changes, match):
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(DEMO_TASKS['det'], **changes)

@@ -30,9 +30,9 @@ sample size) and the others descriptive. Each task's baseline loss computed by a
 ``resnet50_cub_asl-single-label_as_ce-ls``) is passed as ``--calibration``: its difference from
 the baseline is the noise floor. ``--seeds 1`` trains one run per config into
 ``WORK_DIR/<config>`` (a third of the time), whose intervals, over the validation images only, get
-no verdict. Every det and cls run logs the
-probability gap (``ASLProbabilityHook``) for tools/analyze_logs.py and keeps the per-image
-predictions of every evaluation in ``WORK_DIR/predictions/``. ``--configs`` runs other configs of
+no verdict. Every det and cls run logs the probability gap (``ASLProbabilityHook``) for
+tools/analyze_logs.py and keeps the per-image predictions of every evaluation in
+``WORK_DIR/predictions/``. ``--configs`` runs other configs of
 the task, e.g. ``--task cls --configs resnet50_coco-ml_asl_adaptive``.
 """
 import argparse

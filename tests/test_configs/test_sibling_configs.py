@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import asl_mmdet  # noqa: F401  (registers ASLoss)
+from asl_mmdet.demo import DEMO_TASKS
 from mmdet.registry import MODELS
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmpretrain.structures import DataSample
@@ -21,11 +22,8 @@ DETECTORS = ['atss', 'retinanet', 'fcos', 'dino-4scale']
 CLASSIFIERS = [('resnet50_coco-ml_asl', 'resnet50_coco-ml_bce', 'CrossEntropyLoss'),
                ('resnet50_coco-ml_asl', 'resnet50_coco-ml_focal', 'FocalLoss'),
                ('resnet50_voc07_asl', 'resnet50_voc07_bce', 'CrossEntropyLoss')]
-# (config, its baseline): the baseline's loss computed by ASLoss, the demos' calibration runs
-CALIBRATIONS = [('atss_r50_asl_as_focal', 'atss_r50_focal', 'model.bbox_head.loss_cls'),
-                ('resnet50_coco-ml_asl_as_bce', 'resnet50_coco-ml_bce', 'model.head.loss'),
-                ('resnet50_cub_asl-single-label_as_ce-ls', 'resnet50_cub_ce-ls',
-                 'model.head.loss')]
+# the demos' calibration runs (the baseline's loss computed by asl_mmdet) and their baselines
+CALIBRATIONS = [(task.calibration, task.configs[0]) for task in DEMO_TASKS.values()]
 
 
 def differing_parents(config_a, config_b):
@@ -101,9 +99,10 @@ def test_single_label_cub_configs_build_and_differ_only_in_the_loss():
         assert type(model.head.loss_module).__module__ == module
 
 
-@pytest.mark.parametrize('config, baseline, loss_key', CALIBRATIONS)
-def test_calibration_configs_differ_from_their_baseline_in_the_loss_alone(config, baseline,
-                                                                          loss_key):
+@pytest.mark.parametrize('config, baseline', CALIBRATIONS)
+def test_calibration_configs_differ_from_their_baseline_in_the_loss_alone(config, baseline):
+    scope = Config.fromfile(osp.join(CONFIGS, f'{baseline}.py')).default_scope
+    loss_key = 'model.head.loss' if scope == 'mmpretrain' else 'model.bbox_head.loss_cls'
     assert differing_parents(config, baseline) == {loss_key}
 
 
