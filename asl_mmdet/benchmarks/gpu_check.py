@@ -6,15 +6,16 @@ On a machine with CUDA it runs, in order:
    tables include 44800 x 80, 128 x 9605 and 358400 x 80, and the device-side assert test);
 2. ``tools/benchmarks/loss.py`` (the fused kernel against the reference, the official formula,
    mmcv's focal op and the copy floor; issue 3's shapes);
-3. ``tools/benchmarks/train.py`` for the runs ``docs/benchmarks.md`` lists (ATSS, RetinaNet and
-   FCOS focal vs ASL at batch 2 and 8, fp32 and ``--amp``; the ResNet-50 multi-label
-   classifier, BCE vs ASL at batch 64, fp32 and ``--amp``);
+3. ``tools/benchmarks/train.py`` for the runs ``docs/advanced_guides/benchmarks.md`` lists
+   (ATSS, RetinaNet and FCOS focal vs ASL at batch 2 and 8, fp32 and ``--amp``; the ResNet-50
+   multi-label classifier, BCE vs ASL at batch 64, fp32 and ``--amp``);
 
 and writes what they print, with the device's name, the versions and the date, into the
-"GPU check" section of ``docs/benchmarks.md`` (replaced on each run). It stops at the first
-failing step, after writing what it has.
+"GPU check" section of ``docs/advanced_guides/benchmarks.md`` (replaced on each run). It stops at
+the first failing step, after writing what it has.
 
-    python tools/benchmarks/gpu_check.py [--skip-tests] [--skip-train] [--doc docs/benchmarks.md]
+    python tools/benchmarks/gpu_check.py [--skip-tests] [--skip-train]
+                                         [--doc docs/advanced_guides/benchmarks.md]
 """
 import argparse
 import datetime
@@ -72,7 +73,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--skip-tests', action='store_true')
     parser.add_argument('--skip-train', action='store_true')
-    parser.add_argument('--doc', default=os.path.join(ROOT, 'docs', 'benchmarks.md'))
+    parser.add_argument('--doc', default=os.path.join(ROOT, 'docs', 'advanced_guides',
+                                                        'benchmarks.md'))
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         print('gpu-check needs a CUDA device; none is visible to torch', file=sys.stderr)

@@ -12,7 +12,7 @@ images with random multi-hot labels). Each batch size is timed ``--repeats`` tim
 ``--warmup`` steps (:func:`~asl_mmdet.benchmarks.timing.time_ms`); the table shows the median time per step,
 its spread over the repeats (a noise estimate), images per second and peak memory (CUDA), with
 ratios to the first config. Configs of one task are compared; run it on the GPU machine for the
-numbers in docs/benchmarks.md.
+numbers in docs/advanced_guides/benchmarks.md.
 """
 import argparse
 import os.path as osp

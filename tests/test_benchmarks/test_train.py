@@ -1,5 +1,5 @@
 """The training-step benchmark (tools/benchmarks/train.py) runs on the CPU at tiny sizes so it
-can't rot (the numbers come from the GPU machine: docs/benchmarks.md)."""
+can't rot (the numbers come from the GPU machine: docs/advanced_guides/benchmarks.md)."""
 import os.path as osp
 
 import pytest
