@@ -6,7 +6,7 @@
 # PackInputs packs it and MultiLabelLinearClsHead hands it to the loss, which must ignore -1
 # (ASLoss does). Evaluation is the parent's (every annotation a positive, as in the paper), so the
 # two configs' mAP compare; to leave the crowd-only categories out of the metrics as well, see
-# the README ("Unknown labels").
+# docs/user_guides/unknown_labels.md ("Unknown labels: COCO crowds, VOC difficult objects").
 # The train pipeline is the recipe's (./_base_/ml_resnet50_448_official.py, ml_train_pipeline)
 # with the transform before PackInputs.
 _base_ = ['./resnet50_coco-ml_asl.py']

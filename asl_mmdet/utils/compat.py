@@ -2,7 +2,7 @@
 
 The rest of the package calls these names and never tests a version or an attribute itself
 (``tests/test_compat.py`` checks that every torch / Triton API the package uses outside this
-module exists in the oldest supported stack). Tested stacks (README, "Supported stacks"):
+module exists in the oldest supported stack). Tested stacks (docs/get_started.md):
 Python 3.8 + torch 2.1.2 + triton 2.1.0 (OpenMMLab's mmcv 2.1.0 wheels) and Python 3.11 +
 torch 2.14.1 + triton 3.8.0.
 
