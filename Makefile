@@ -18,7 +18,8 @@ COMPAT := VENV=.venv-compat PYTHON_VERSION=3.8 TORCH_VERSION=2.1.2 TORCHVISION_V
 MM := mmdet==3.3.0 mmpretrain==1.2.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test install-compat test-compat demo demo-cls demo-single gpu-check clean-venv soak-ddp soak-fresh
+.PHONY: install test install-compat test-compat demo demo-cls demo-single gpu-check clean-venv soak-ddp soak-fresh \
+  docs
 
 install: $(STAMP)
 
@@ -89,11 +90,26 @@ soak-fresh:
 	$(MAKE) -C build/fresh-clone test && $(MAKE) -C build/fresh-clone test
 	rm -rf build/fresh-clone
 
+# The documentation site (docs/, MyST pages and the API reference from the docstrings) into
+# build/docs/html, warnings as errors. Its tools (requirements/docs.txt) go into the venv after
+# `make install` and its pip freeze check; the build itself fetches nothing.
+DOCS_STAMP := $(VENV)/.docs-installed
+DOCS_OUT ?= build/docs/html
+
+$(DOCS_STAMP): $(STAMP) requirements/docs.txt
+	$(PIP) install -q -r requirements/docs.txt
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	rm -rf $(DOCS_OUT)
+	$(PY) -m sphinx -W --keep-going -E -q -b html docs $(DOCS_OUT)
+	@echo "docs: $(DOCS_OUT)/index.html"
+
 demo: install
 	$(PY) tools/demo.py
 
 # On a machine with CUDA: the kernel tests at full sizes, tools/benchmarks/loss.py and the
-# tools/benchmarks/train.py runs of docs/benchmarks.md, written into docs/benchmarks.md.
+# tools/benchmarks/train.py runs of docs/advanced_guides/benchmarks.md, written into that page.
 gpu-check: install
 	$(PY) tools/benchmarks/gpu_check.py
 
