@@ -41,3 +41,5 @@ html_theme = 'sphinx_rtd_theme'
 html_title = f'asl_mmdet {release}'
 html_theme_options = {'navigation_depth': 3, 'collapse_navigation': False}
 html_show_sourcelink = False
+html_static_path = ['_static']
+html_css_files = ['wide.css']
