@@ -23,8 +23,8 @@ the other scalars, and keeps the per-image predictions of every evaluation in
 """
 import copy
 import os.path as osp
-from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -32,7 +32,7 @@ from .analysis.predictions import PREDICTIONS_DIR, keep_predictions
 from .datasets.synthetic_coco import (CLASSES, SINGLE_LABEL_DIR, VOC_SPLITS, ensure_demo_cls_data,
                                       ensure_demo_data, ensure_demo_single_label_data)
 
-__all__ = ['DemoTask', 'DEMO_TASKS', 'demo_overrides', 'cls_demo_overrides',
+__all__ = ['DemoTask', 'DEMO_TASKS', 'demo_overrides', 'detector_overrides', 'cls_demo_overrides',
            'single_label_demo_overrides', 'is_single_label', 'classifier_overrides',
            'demo_config', 'dataloaders', 'iter_schedule']
 
@@ -52,6 +52,10 @@ class DemoTask:
         ensure_data (Callable): generates the task's data under a root unless it is there.
         calibration (str, optional): a config of the baseline's loss computed another way,
             whose difference is the noise floor; one of ``configs`` after the baseline.
+        model (str): what runs in place of the configs' model, for the reports.
+        overrides (dict): further keyword arguments of the task's overrides
+            (:func:`demo_overrides`, :func:`cls_demo_overrides`,
+            :func:`single_label_demo_overrides`): the model, batch size, learning rate.
     """
     configs: Tuple[str, ...]
     iters: int
@@ -61,6 +65,8 @@ class DemoTask:
     work_dir: str
     ensure_data: Callable[[str], object]
     calibration: Optional[str] = None
+    model: str = ''
+    overrides: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not 1 <= self.validations <= self.iters:
@@ -78,9 +84,13 @@ class DemoTask:
 # the classifiers: about 1 s). Whole demos there, compare step included: det 4.3 minutes
 # (9 runs), cls 5.5 (12 runs), single 3.3 (9 runs).
 DEMO_TASKS = {
-    'det': DemoTask(('atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'), iters=50,
-                    validations=1, image_size=128, seeds=3, work_dir='work_dirs/demo',
-                    ensure_data=ensure_demo_data, calibration='atss_r50_asl_as_focal'),
+    'det': DemoTask(('atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'), iters=300,
+                    validations=3, image_size=128, seeds=3, work_dir='work_dirs/demo',
+                    ensure_data=ensure_demo_data, calibration='atss_r50_asl_as_focal',
+                    model='ATSS with ResNet-18, FPN and head at 128 channels, 2 stacked convs '
+                    '(the configs: ResNet-50, 256, 4)',
+                    overrides=dict(depth=18, width=128, stacked_convs=2, batch_size=8,
+                                   lr=0.02)),
     'cls': DemoTask(('resnet50_coco-ml_bce', 'resnet50_coco-ml_asl_as_bce',
                      'resnet50_coco-ml_focal', 'resnet50_coco-ml_asl'),
                     iters=80, validations=2, image_size=128, seeds=3,
@@ -94,6 +104,9 @@ DEMO_TASKS = {
 }
 
 PROB_HOOKS = ('ASLProbabilityHook', 'AdaptiveAsymmetryHook')
+# the output channels of a ResNet's four stages, by depth
+RESNET_OUT_CHANNELS = {depth: (64, 128, 256, 512) for depth in (18, 34)}
+RESNET_OUT_CHANNELS.update({depth: (256, 512, 1024, 2048) for depth in (50, 101, 152)})
 
 
 def _pipelines(image_size: int):
@@ -116,7 +129,10 @@ def _pipelines(image_size: int):
 
 def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_size: int = 4,
                    lr: float = 0.01, num_workers: int = 2, val_split: str = 'val',
-                   seed: int = 0, val_interval: Optional[int] = None) -> dict:
+                   seed: int = 0, val_interval: Optional[int] = None,
+                   val_batch_size: int = 1, depth: Optional[int] = None,
+                   width: Optional[int] = None, stacked_convs: Optional[int] = None,
+                   lr_steps: Sequence[float] = ()) -> dict:
     """The settings merged into a detection config to run it on the generated data.
 
     Args:
@@ -131,7 +147,14 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
         seed (int): MMEngine's random seed.
         val_interval (int, optional): iterations between COCO evaluations (default: at the
             end only).
+        val_batch_size (int): evaluation batch size.
+        depth, width, stacked_convs: a lighter detector (:func:`detector_overrides`).
+        lr_steps (Sequence[float]): fractions of ``max_iters`` at which the learning rate is
+            multiplied by 0.1 (the 1x COCO schedule's steps at epochs 8 and 11 of 12:
+            ``(8 / 12, 11 / 12)``); none by default.
     """
+    if any(not 0 < step < 1 for step in lr_steps):
+        raise ValueError(f'lr_steps must be fractions in (0, 1), got {tuple(lr_steps)}')
     train_pipeline, test_pipeline = _pipelines(image_size)
     metainfo = dict(classes=CLASSES)
     root = data_root.rstrip('/') + '/'
@@ -144,21 +167,52 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
                          format_only=False)
     warmup = max(1, min(50, max_iters // 4))
     return dict(
-        model=dict(
-            backbone=dict(init_cfg=None, frozen_stages=-1, norm_eval=False),
-            bbox_head=dict(num_classes=len(CLASSES)),
-            # a briefly trained model scores below the COCO configs' 0.05, and the COCO metric
-            # of no detections is empty: keep every box (AP ranks them by score anyway)
-            test_cfg=dict(score_thr=0.0)),
-        **dataloaders(train_set, val_set, batch_size, num_workers, val_batch_size=1),
+        model=detector_overrides(depth, width, stacked_convs),
+        **dataloaders(train_set, val_set, batch_size, num_workers, val_batch_size=val_batch_size),
         val_evaluator=val_evaluator,
         test_evaluator=val_evaluator,
         param_scheduler=[
             dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=warmup),
-        ],
+        ] + ([dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters, gamma=0.1,
+                   milestones=[round(step * max_iters) for step in lr_steps])]
+             if lr_steps else []),
         optim_wrapper=dict(optimizer=dict(lr=lr), clip_grad=dict(max_norm=35, norm_type=2)),
         **iter_schedule(max_iters, val_interval, batch_size, seed),
     )
+
+
+def detector_overrides(depth: Optional[int] = None, width: Optional[int] = None,
+                       stacked_convs: Optional[int] = None) -> dict:
+    """A dense detector's model settings for the demo data: its head on the 24 classes, no
+    pretrained weights (every stage trained), every box kept at test time, and optionally a
+    lighter model than the config's.
+
+    Args:
+        depth (int, optional): a ResNet depth in place of the config's (18 or 34: a
+            basic-block ResNet; the neck's inputs follow).
+        width (int, optional): the FPN's output channels and the head's channels in place of
+            the config's (256).
+        stacked_convs (int, optional): the head's stacked convs per branch in place of the
+            config's (4).
+    """
+    for name, value in (('depth', depth), ('width', width), ('stacked_convs', stacked_convs)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f'{name} must be a positive int or None, got {value!r}')
+    if depth is not None and depth not in RESNET_OUT_CHANNELS:
+        raise ValueError(f'depth must be one of {sorted(RESNET_OUT_CHANNELS)}, got {depth!r}')
+    # a briefly trained model scores below the COCO configs' 0.05, and the COCO metric of no
+    # detections is empty: keep every box (AP ranks them by score anyway)
+    model = dict(backbone=dict(init_cfg=None, frozen_stages=-1, norm_eval=False),
+                 bbox_head=dict(num_classes=len(CLASSES)), test_cfg=dict(score_thr=0.0))
+    if depth is not None:
+        model['backbone']['depth'] = depth
+        model['neck'] = dict(in_channels=list(RESNET_OUT_CHANNELS[depth]))
+    if width is not None:
+        model.setdefault('neck', {})['out_channels'] = width
+        model['bbox_head'].update(in_channels=width, feat_channels=width)
+    if stacked_convs is not None:
+        model['bbox_head']['stacked_convs'] = stacked_convs
+    return model
 
 
 def dataloaders(train_set: dict, val_set: dict, batch_size: int, num_workers: int,
@@ -261,8 +315,11 @@ def classifier_overrides(depth: Optional[int] = None) -> dict:
     a basic-block ResNet that trains several times faster on the CPU)."""
     model = dict(backbone=dict(init_cfg=None), head=dict(num_classes=len(CLASSES)))
     if depth is not None:
+        if depth not in RESNET_OUT_CHANNELS:
+            raise ValueError(f'depth must be one of {sorted(RESNET_OUT_CHANNELS)}, '
+                             f'got {depth!r}')
         model['backbone']['depth'] = depth
-        model['head']['in_channels'] = 512 if depth < 50 else 2048
+        model['head']['in_channels'] = RESNET_OUT_CHANNELS[depth][-1]
     return model
 
 

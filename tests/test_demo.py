@@ -84,10 +84,51 @@ def test_every_demo_has_a_calibration(name, configs, loss_key, calibration_loss)
 @pytest.mark.parametrize('changes, match', [
     (dict(validations=0), r'validations must be in \[1, iters=50\], got 0'),
     (dict(validations=51), r'validations must be in \[1, iters=50\], got 51'),
+    (dict(validations=2, iters=0), r'validations must be in \[1, iters=0\], got 2'),
     (dict(calibration='atss_r50_focal'), 'calibration must be one of the configs after the '
      "baseline .*, got 'atss_r50_focal'"),
     (dict(calibration='atss_r50_asl_adaptive'), "got 'atss_r50_asl_adaptive'"),
 ])
 def test_demo_task_errors(changes, match):
     with pytest.raises(ValueError, match=match):
-        dataclasses.replace(DEMO_TASKS['det'], **changes)
+        dataclasses.replace(DEMO_TASKS['det'], **dict(dict(iters=50), **changes))
+
+
+def test_detection_demo_runs_a_lighter_detector_that_builds(tmp_path):
+    """The det demo's ResNet-18 ATSS: the neck reads ResNet-18's stages, the head the neck's
+    128 channels; the model builds and maps a 128 px image to 24 class scores per anchor."""
+    import torch
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    task = DEMO_TASKS['det']
+    cfg = demo_config(config(task.configs[0]), 'data/asl_demo', str(tmp_path), task.iters,
+                      **task.overrides, image_size=task.image_size)
+    model_cfg = cfg.model
+    assert (model_cfg.backbone.depth, model_cfg.backbone.init_cfg) == (18, None)
+    assert model_cfg.neck.in_channels == [64, 128, 256, 512] and model_cfg.neck.out_channels == 128
+    head = model_cfg.bbox_head
+    assert (head.in_channels, head.feat_channels, head.stacked_convs, head.num_classes) == (
+        128, 128, 2, 24)
+    assert cfg.train_dataloader.batch_size == 8 and cfg.optim_wrapper.optimizer.lr == 0.02
+    register_all_modules()
+    model = MODELS.build(model_cfg)
+    scores, _, _ = model._forward(torch.zeros(1, 3, 128, 128))
+    assert [s.shape[1] for s in scores] == [24] * 5  # one anchor per location, 5 levels
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(depth=20), r'depth must be one of \[18, 34, 50, 101, 152\], got 20'),
+    (dict(width=0), 'width must be a positive int or None, got 0'),
+    (dict(stacked_convs=1.5), 'stacked_convs must be a positive int or None, got 1.5'),
+])
+def test_detector_overrides_errors(kwargs, match):
+    from asl_mmdet.demo import detector_overrides
+    with pytest.raises(ValueError, match=match):
+        detector_overrides(**kwargs)
+
+
+def test_classifier_depth_error():
+    from asl_mmdet.demo import classifier_overrides
+    with pytest.raises(ValueError, match=r'depth must be one of .*, got 10'):
+        classifier_overrides(10)

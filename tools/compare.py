@@ -58,6 +58,8 @@ def parse_args() -> argparse.Namespace:
                         help='seed of the resampling (the same seed, the same intervals)')
     parser.add_argument('--confidence', type=float, default=0.95,
                         help='coverage of the intervals')
+    parser.add_argument('--title', help='a line above the tables and the figure\'s title, '
+                        'e.g. which model ran')
     args = parser.parse_args()
     for work_dir in args.work_dirs:
         if not osp.isdir(work_dir):
@@ -95,6 +97,8 @@ def main() -> None:
                                     args.bootstrap_seed, args.confidence, calibration)
     except (OSError, ValueError) as error:
         sys.exit(f'compare.py: error: {error}')
+    if args.title:
+        print(args.title)
     print(markdown_table(summary_rows(groups)))
     rows = difference_rows(groups, comparison)
     if rows:
@@ -106,7 +110,7 @@ def main() -> None:
     for note in comparison.notes:
         print(note)
     try:
-        plot_comparison(groups, comparison, args.out)
+        plot_comparison(groups, comparison, args.out, args.title)
     except OSError as error:
         sys.exit(f'compare.py: error: cannot write {args.out!r}: {error}')
     print(f'curves: {args.out}')

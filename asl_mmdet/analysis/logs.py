@@ -10,7 +10,7 @@ import json
 import os.path as osp
 from typing import List
 
-__all__ = ['find_scalars_files', 'read_scalars', 'training_records']
+__all__ = ['find_scalars_files', 'read_scalars', 'run_records', 'training_records']
 
 
 def find_scalars_files(work_dir: str) -> List[str]:
@@ -45,20 +45,50 @@ def read_scalars(work_dir: str) -> List[dict]:
         ValueError: if a line is not a JSON object; the message names the file and the line
             number (1-based).
     """
+    return [record for path in find_scalars_files(work_dir) for record in _read_file(path)]
+
+
+def _read_file(path: str) -> List[dict]:
     records = []
-    for path in find_scalars_files(work_dir):
-        with open(path) as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f'{path} line {number}: not JSON ({error.msg})') from None
-                if not isinstance(record, dict):
-                    raise ValueError(f'{path} line {number}: not a JSON object')
-                records.append(record)
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f'{path} line {number}: not JSON ({error.msg})') from None
+            if not isinstance(record, dict):
+                raise ValueError(f'{path} line {number}: not a JSON object')
+            records.append(record)
     return records
+
+
+def run_records(work_dir: str) -> List[dict]:
+    """The records of the newest run in a work dir, a resumed run whole: those of every
+    ``scalars.json`` (oldest timestamp first), where each file's first training record
+    replaces the older files' records from its step on.
+
+    A run resumed from a checkpoint starts past the older records and continues them; a run
+    started again from scratch (``make demo`` twice) replaces them all.
+
+    Args:
+        work_dir (str): an MMEngine work dir.
+
+    Returns:
+        list[dict]: the records, in logging order.
+
+    Raises:
+        FileNotFoundError, ValueError: as :func:`read_scalars`.
+    """
+    kept: List[dict] = []
+    for path in find_scalars_files(work_dir):
+        records = _read_file(path)
+        starts = [record['step'] for record in records if 'iter' in record and 'step' in record]
+        if starts:
+            kept = [record for record in kept if record.get('step', -1) < min(starts)]
+        kept += records
+    return kept
 
 
 def training_records(records: List[dict]) -> List[dict]:

@@ -15,7 +15,7 @@ from .runs import Run, RunGroup, time_spread
 from .verdict import DESCRIPTIVE, paired_difference, verdict_of
 
 __all__ = ['Comparison', 'paired_runs', 'compare_groups', 'summary_rows', 'difference_rows',
-           'comparison_notes', 'noise_floor', 'plot_comparison']
+           'comparison_notes', 'noise_floor', 'seed_mean', 'plot_comparison']
 
 WITHIN_SPREAD = 'within the spread of iteration times'
 FEW_WINDOWS = 'too few logged windows to tell'
@@ -278,60 +278,137 @@ def noise_floor(groups: Dict[str, RunGroup], comparison: Comparison) -> Optional
                                              if others else ''))
 
 
+# the paper's Fig. 4 from ASLProbabilityHook's scalars: (key, panel title)
+PROBABILITY_PANELS = (('asl_p_pos', '$p_t^+$: mean probability of the positives'),
+                      ('asl_p_neg', '$p_t^-$: mean $1 - p$ of the negatives'),
+                      ('asl_delta_p', r'$\Delta p = p_t^+ - p_t^-$ (the probability gap)'))
+
+
+Curve = Tuple[List[float], List[float]]  # (steps, values)
+
+
+def seed_mean(curves: Sequence[Curve]) -> Curve:
+    """The mean of several seeds' curves at the steps that every one of them logged.
+
+    Args:
+        curves (Sequence[tuple[list, list]]): each seed's ``(steps, values)``.
+
+    Returns:
+        tuple[list, list]: the common steps, in increasing order, and the mean values there
+        (empty lists without curves or common steps).
+    """
+    if not curves:
+        return [], []
+    common = sorted(set.intersection(*(set(steps) for steps, _ in curves)))
+    by_step = [dict(zip(steps, values)) for steps, values in curves]
+    return common, [statistics.mean(run[step] for run in by_step) for step in common]
+
+
+def _plot_seeds(ax, curves: Sequence[Curve], colour: str, label: str,
+                marker: Optional[str] = None) -> None:
+    """One group's curves on ``ax``: each seed a thin line, their mean a bold one, labelled."""
+    for steps, values in curves:
+        ax.plot(steps, values, color=colour, lw=0.7, alpha=0.45, marker=marker, ms=2.5)
+    steps, means = seed_mean(curves)
+    if steps:
+        ax.plot(steps, means, color=colour, lw=2.2, label=label, marker=marker, ms=5)
+
+
+def _training_curves(group: RunGroup, key: str) -> List[Curve]:
+    rows = [[(r['step'], r[key]) for r in run.train if key in r] for run in group.runs]
+    return [tuple(map(list, zip(*row))) for row in rows if row]
+
+
+def _metric_curves(group: RunGroup) -> List[Curve]:
+    curves = []
+    for run in group.runs:
+        key = run.columns[0][1]
+        rows = [(r['step'], next(v for k, v in r.items() if k.endswith('/' + key)))
+                for r in run.val if any(k.endswith('/' + key) for k in r)]
+        if rows:
+            curves.append(tuple(map(list, zip(*rows))))
+    return curves
+
+
+def _plot_intervals(ax, groups: Dict[str, RunGroup], comparison: Comparison,
+                    finite: Dict[str, Dict[str, Interval]]) -> None:
+    labels = []
+    for name, intervals in finite.items():
+        columns = dict((key, label) for label, key in groups[name].runs[0].columns)
+        primary = groups[name].runs[0].compared[0][1]
+        for key, interval in intervals.items():
+            y = len(labels)
+            ax.errorbar(interval.difference, y, xerr=[[interval.difference - interval.low],
+                                                      [interval.high - interval.difference]],
+                        fmt='o', color=f'C{list(groups).index(name)}', capsize=3,
+                        lw=2.2 if key == primary else 1, ms=7 if key == primary else 4)
+            seeds = len(comparison.seeds[name])
+            calibration = ' (calibration)' if name == comparison.calibration else ''
+            labels.append(f'{name}{calibration}\n{columns.get(key, key)}, {seeds} '
+                          f'seed{"s" if seeds > 1 else ""}' if key == primary else
+                          columns.get(key, key))
+    ax.axvline(0, color='k', lw=0.8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel=f'difference from {comparison.baseline}',
+           title=f'{comparison.confidence:.0%} intervals (bold: the judged metric)')
+
+
 def plot_comparison(groups: Dict[str, RunGroup], comparison: Optional[Comparison],
-                    out: str) -> None:
-    """Training loss and validation metric curves of every run (one colour per group), and
-    the finite intervals against the baseline when there are any, into ``out`` (PNG)."""
+                    out: str, title: Optional[str] = None) -> None:
+    """The runs in one PNG, one colour per config, each seed a thin line and the mean over
+    seeds a bold one: the primary metric at every evaluation, the training loss, the finite
+    intervals against the baseline (when there are any), and the paper's Fig. 4 where the runs
+    logged it (``ASLProbabilityHook``): p_t+, p_t- and the probability gap over training.
+
+    Args:
+        groups (dict[str, RunGroup]): the runs by config.
+        comparison (Comparison, optional): their intervals against the baseline.
+        out (str): the PNG to write.
+        title (str, optional): the figure's title (e.g. which model ran).
+    """
     import matplotlib.pyplot as plt  # the tool chose the backend
 
     finite = {} if comparison is None else {
         name: {key: interval for key, interval in intervals.items()
                if math.isfinite(interval.low) and math.isfinite(interval.high)}
         for name, intervals in comparison.intervals.items()}
-    panels = 3 if any(finite.values()) else 2
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.5))
-    ax_loss, ax_metric = axes[0], axes[1]
+    finite = {name: intervals for name, intervals in finite.items() if intervals}
+    probabilities = any(_training_curves(group, PROBABILITY_PANELS[0][0])
+                        for group in groups.values())
+    rows = 2 if probabilities else 1
+    fig, axes = plt.subplots(rows, 3, figsize=(18, 5 * rows + (0.4 if title else 0)),
+                             squeeze=False)
+    ax_metric, ax_loss, ax_intervals = axes[0]
+    column = next(iter(groups.values())).runs[0].columns[0][0]
     for index, group in enumerate(groups.values()):
         colour = f'C{index}'
-        for number, run in enumerate(group.runs):  # one legend entry per group
-            first = number == 0
-            steps = [r['step'] for r in run.train]
-            ax_loss.plot(steps, [r['loss'] for r in run.train], color=colour,
-                         label=f'{group.name} loss' if first else None)
-            if run.train and 'loss_cls' in run.train[0]:
-                ax_loss.plot(steps, [r['loss_cls'] for r in run.train], '--', color=colour,
-                             label=f'{group.name} loss_cls' if first else None)
-            column, key = run.columns[0]
-            ax_metric.plot([r['step'] for r in run.val], [
-                next(v for k, v in r.items() if k.endswith('/' + key)) for r in run.val],
-                'o-', color=colour, label=group.name if first else None)
-            ax_metric.set(ylabel=column, title=f'validation {column} (a line per seed)')
+        _plot_seeds(ax_metric, _metric_curves(group), colour, group.name, marker='o')
+        _plot_seeds(ax_loss, _training_curves(group, 'loss'), colour, group.name)
+        for ax, (key, _) in zip(axes[1] if probabilities else (), PROBABILITY_PANELS):
+            _plot_seeds(ax, _training_curves(group, key), colour, group.name)
+    ax_metric.set(xlabel='iteration', ylabel=column,
+                  title=f'validation {column} at each evaluation')
     ax_loss.set(xlabel='iteration', ylabel='loss',
-                title='training loss (dashed: loss_cls; a line per seed)')
-    ax_metric.set(xlabel='iteration')
-    if panels == 3:
-        ax = axes[2]
-        labels, y = [], 0
-        for name, intervals in finite.items():
-            columns = dict((key, label) for label, key in groups[name].runs[0].columns)
-            for key, interval in intervals.items():
-                low, high = interval.low, interval.high
-                ax.errorbar(interval.difference, y, xerr=[[interval.difference - low],
-                                                          [high - interval.difference]],
-                            fmt='o', color=f'C{list(groups).index(name)}', capsize=3)
-                seeds = len(comparison.seeds[name])
-                labels.append(f'{name} {columns.get(key, key)} '
-                              f'({seeds} seed{"s" if seeds > 1 else ""})')
-                y += 1
-        ax.axvline(0, color='k', lw=0.8)
-        ax.set_yticks(range(len(labels)), labels, fontsize=7)
-        ax.invert_yaxis()
-        ax.set(xlabel=f'difference from {comparison.baseline}',
-               title=f'{comparison.confidence:.0%} intervals (one seed: over the images only)')
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    for ax in (ax_loss, ax_metric):
-        ax.legend(fontsize=7)
+                title='training loss (each config its own loss: scales differ)')
+    if finite:
+        _plot_intervals(ax_intervals, groups, comparison, finite)
+    else:
+        ax_intervals.set_axis_off()
+        ax_intervals.text(0.5, 0.5, 'no intervals: ' + ('; '.join(comparison.notes)
+                                                        if comparison and comparison.notes
+                                                        else 'one config or no seeds paired'),
+                          ha='center', va='center', wrap=True, fontsize=9)
+    for ax, (key, panel) in zip(axes[1] if probabilities else (), PROBABILITY_PANELS):
+        ax.set(xlabel='iteration', title=f'{panel} (paper Fig. 4)')
+    for ax in axes.flat:
+        if ax.has_data():
+            ax.grid(alpha=0.3)
+    for ax in [ax_metric, ax_loss, *(axes[1] if probabilities else ())]:
+        ax.legend(fontsize=8, title='bold: mean over seeds' if ax is ax_metric else None,
+                  title_fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)

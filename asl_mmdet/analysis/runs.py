@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .logs import read_scalars
+from .logs import run_records
 
 __all__ = ['DETECTION_METRICS', 'CLASSIFICATION_METRICS', 'SINGLE_LABEL_METRICS', 'Run',
            'RunGroup', 'run_names', 'split_seed', 'load_run', 'group_runs', 'time_spread']
@@ -113,7 +113,9 @@ class RunGroup:
 
 
 def load_run(work_dir: str, name: str) -> Run:
-    """Read a work dir's ``scalars.json`` files into a :class:`Run`.
+    """Read a work dir's ``scalars.json`` files into a :class:`Run`: a resumed run is one
+    curve, a run started again in the same work dir counts from its newest start
+    (:func:`~asl_mmdet.analysis.logs.run_records`).
 
     Raises:
         FileNotFoundError: if the work dir does not exist or has no ``scalars.json``.
@@ -122,7 +124,7 @@ def load_run(work_dir: str, name: str) -> Run:
     if not osp.isdir(work_dir):
         raise FileNotFoundError(f'work dir {work_dir!r} does not exist')
     train, val = [], []
-    for record in read_scalars(work_dir):
+    for record in run_records(work_dir):
         if any(key.endswith(('/bbox_mAP', '/mAP', '/top1')) for key in record):
             val.append(record)
         elif 'loss' in record:

@@ -16,6 +16,7 @@ colour x shape) classification dataset in mmpretrain's ``CustomDataset`` layout
 import json
 import os
 import os.path as osp
+import shutil
 from typing import Dict, List, Sequence, Tuple
 from xml.etree import ElementTree as ET
 
@@ -27,6 +28,7 @@ __all__ = ['CLASSES', 'VOC_SPLITS', 'SINGLE_LABEL_DIR', 'generate_coco_detection
            'ensure_demo_data', 'export_voc', 'ensure_demo_cls_data', 'export_single_label',
            'ensure_demo_single_label_data']
 
+VAL_IMAGES = 500  # fully labelled validation images of the demos
 SHAPES = ('box', 'disc', 'triangle', 'cross')
 COLOURS = {
     'red': (40, 40, 220),  # BGR
@@ -134,19 +136,32 @@ def generate_coco_detection(out_dir: str, split: str, num_images: int, seed: int
 
 
 DEMO_SPLITS = {
-    # split: (num_images, seed, unlabelled_fraction)
+    # split: (num_images, seed, unlabelled_fraction); a split's first images do not depend on
+    # its size (one generator, drawn image by image)
     'train': (400, 0, 0.2),
-    'val': (50, 1, 0.0),
+    'val': (VAL_IMAGES, 1, 0.0),
 }
 
 
+def _num_images(ann_file: str) -> int:
+    with open(ann_file) as f:
+        return len(json.load(f)['images'])
+
+
+def _older(path: str, source: str) -> bool:
+    """Whether ``path`` is missing or older than ``source`` (derived data to write again)."""
+    return not osp.exists(path) or osp.getmtime(path) < osp.getmtime(source)
+
+
 def ensure_demo_data(root: str = 'data/asl_demo', splits: Dict = None) -> str:
-    """Generate the demo dataset into ``root`` unless it is already there; return ``root``."""
+    """Generate the demo dataset into ``root`` unless it is already there (a split of another
+    size, from an earlier version, is generated again); return ``root``."""
     splits = DEMO_SPLITS if splits is None else splits
     for split, (num_images, seed, unlabelled) in splits.items():
         ann = osp.join(root, 'annotations', f'instances_{split}.json')
-        if osp.exists(ann):
+        if osp.exists(ann) and _num_images(ann) == num_images:
             continue
+        shutil.rmtree(osp.join(root, split), ignore_errors=True)
         generate_coco_detection(root, split, num_images, seed,
                                 unlabelled_fraction=unlabelled)
     return root
@@ -188,8 +203,10 @@ def ensure_demo_cls_data(root: str = 'data/asl_demo') -> Dict[str, str]:
     roots as ``dict(coco=..., voc=...)``."""
     ensure_demo_data(root)
     voc_root = osp.join(root, 'voc')
-    if not all(osp.exists(osp.join(voc_root, 'ImageSets', 'Main', f'{split}.txt'))
-               for split in VOC_SPLITS.values()):
+    if any(_older(osp.join(voc_root, 'ImageSets', 'Main', f'{voc_split}.txt'),
+                  osp.join(root, 'annotations', f'instances_{split}.json'))
+           for split, voc_split in VOC_SPLITS.items()):
+        shutil.rmtree(voc_root, ignore_errors=True)
         export_voc(root, voc_root)
     return dict(coco=root, voc=voc_root)
 
@@ -249,6 +266,9 @@ def ensure_demo_single_label_data(root: str = 'data/asl_demo') -> str:
     ``root/single_label``) unless they are there; return the crops' root."""
     ensure_demo_data(root)
     out_root = osp.join(root, SINGLE_LABEL_DIR)
-    if not all(osp.exists(osp.join(out_root, f'{split}.txt')) for split in DEMO_SPLITS):
+    if any(_older(osp.join(out_root, f'{split}.txt'),
+                  osp.join(root, 'annotations', f'instances_{split}.json'))
+           for split in DEMO_SPLITS):
+        shutil.rmtree(out_root, ignore_errors=True)
         export_single_label(root, out_root, tuple(DEMO_SPLITS))
     return out_root

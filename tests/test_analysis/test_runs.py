@@ -62,3 +62,25 @@ def test_each_task_has_its_metric_columns(tmp_path):
         assert run.columns == columns and run.metric(key.split('/')[1]) == 50.0
         assert run.compared == compared  # the primary metric first: the one judged
     assert SINGLE_LABEL_METRICS == [('top1', 'top1'), ('top5', 'top5')]
+
+
+def test_a_run_started_again_in_its_work_dir_counts_from_its_newest_start(tmp_path):
+    """`make demo` run twice writes a second timestamp into every work dir: its curves and
+    times are the newest run's; a resumed run (a later start past the older records) is one
+    curve."""
+    def train(steps, loss):
+        return [dict(iter=s, step=s, loss=loss, time=0.5) for s in steps]
+
+    write_scalars(tmp_path, '20260101_000000', train([10, 20, 30], 9.0) + [
+        {'coco/bbox_mAP': 0.1, 'step': 15}, {'coco/bbox_mAP': 0.2, 'step': 30}])
+    write_scalars(tmp_path, '20260102_000000', train([10, 20], 1.0) + [
+        {'coco/bbox_mAP': 0.3, 'step': 20}])
+    run = load_run(str(tmp_path), 'run')
+    assert [(r['step'], r['loss']) for r in run.train] == [(10, 1.0), (20, 1.0)]
+    assert [(r['step'], r['coco/bbox_mAP']) for r in run.val] == [(20, 0.3)]
+    # resumed at 20: the new records follow the old ones
+    write_scalars(tmp_path, '20260103_000000', train([30], 2.0) + [
+        {'coco/bbox_mAP': 0.4, 'step': 30}])
+    run = load_run(str(tmp_path), 'run')
+    assert [(r['step'], r['loss']) for r in run.train] == [(10, 1.0), (20, 1.0), (30, 2.0)]
+    assert [r['step'] for r in run.val] == [20, 30] and run.metric('bbox_mAP') == 0.4

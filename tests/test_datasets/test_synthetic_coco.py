@@ -94,3 +94,33 @@ def test_single_label_crops_load_as_custom_dataset(coco_root, tmp_path):
         assert info['gt_label'] == int(label)
     with pytest.raises(ValueError, match='margin must be >= 0'):
         export_single_label(coco_root, out, margin=-0.1)
+
+
+def test_demo_data_of_another_size_is_generated_again(tmp_path, monkeypatch):
+    """A demo root from an earlier version (another validation size) is generated again, and
+    the data derived from it (the VOC layout, the single-label crops) with it; a split's first
+    images do not depend on its size."""
+    from asl_mmdet.datasets import synthetic_coco
+    root = str(tmp_path)
+    monkeypatch.setattr(synthetic_coco, 'DEMO_SPLITS', dict(train=(4, 0, 0.2), val=(3, 1, 0.0)))
+    synthetic_coco.ensure_demo_cls_data(root)
+    synthetic_coco.ensure_demo_single_label_data(root)
+    with open(os.path.join(root, 'single_label', 'val.txt')) as f:
+        crops = f.read().splitlines()
+    first = cv2.imread(os.path.join(root, 'val', '000001.png'))
+    mtime = os.path.getmtime(os.path.join(root, 'annotations', 'instances_train.json'))
+
+    monkeypatch.setattr(synthetic_coco, 'DEMO_SPLITS', dict(train=(4, 0, 0.2), val=(5, 1, 0.0)))
+    synthetic_coco.ensure_demo_cls_data(root)
+    synthetic_coco.ensure_demo_single_label_data(root)
+    val = COCO(os.path.join(root, 'annotations', 'instances_val.json'))
+    assert len(val.getImgIds()) == 5 and len(os.listdir(os.path.join(root, 'val'))) == 5
+    assert (cv2.imread(os.path.join(root, 'val', '000001.png')) == first).all()
+    # the train split was kept as it was
+    assert os.path.getmtime(os.path.join(root, 'annotations', 'instances_train.json')) == mtime
+    with open(os.path.join(root, 'voc', 'ImageSets', 'Main', 'test.txt')) as f:
+        assert len(f.read().split()) == 5
+    with open(os.path.join(root, 'single_label', 'val.txt')) as f:
+        new_crops = f.read().splitlines()
+    assert len(new_crops) == len(val.getAnnIds()) > len(crops)
+    assert new_crops[:len(crops)] == crops

@@ -1,0 +1,106 @@
+"""A training run as a child process behind one progress bar (the demos' console).
+
+The child's whole output (MMEngine's log lines, warnings, a traceback) goes to a log file in
+its work dir; the console shows one tqdm bar per run, fed by MMEngine's logger lines: the
+iterations done, elapsed time, ETA, the last logged loss and the last evaluation's metric.
+"""
+import os
+import re
+import subprocess
+import time
+from collections import deque
+from typing import List, Optional, Sequence
+
+from tqdm import tqdm
+
+__all__ = ['RunFailed', 'parse_progress', 'run_with_progress']
+
+# MMEngine's LoggerHook lines: "Iter(train) [ 10/300]  ... loss: 2.1234  loss_cls: ..." and
+# "Iter(val) [500/500]    coco/bbox_mAP: 0.2230  ..." (mmpretrain: "multi-label/mAP: 31.4",
+# "accuracy/top1: 52.1")
+TRAIN_LINE = re.compile(r'Iter\(train\) \[\s*(?P<iter>\d+)/\s*(?P<total>\d+)\]'
+                        r'(?:.*?\sloss: (?P<loss>\S+))?')
+VAL_LINE = re.compile(r'Iter\(val\) \[\s*(?P<iter>\d+)/\s*(?P<total>\d+)\]')
+# the primary metric of each task's evaluation line, and its short name
+METRIC = re.compile(r'(?P<name>coco/bbox_mAP|multi-label/mAP|accuracy/top1): (?P<value>\S+)')
+METRIC_NAMES = {'coco/bbox_mAP': 'AP', 'multi-label/mAP': 'mAP', 'accuracy/top1': 'top-1'}
+
+
+class RunFailed(RuntimeError):
+    """A run's process ended with a non-zero status.
+
+    Attributes:
+        log (str): the run's log file.
+        returncode (int): its exit status.
+        tail (list[str]): the last lines of its log.
+    """
+
+    def __init__(self, log: str, returncode: int, tail: Sequence[str]) -> None:
+        self.log, self.returncode, self.tail = log, returncode, list(tail)
+        super().__init__(f'the run failed (exit status {returncode}); its log: {log}')
+
+
+def parse_progress(line: str) -> dict:
+    """What a log line says about the run's progress: ``iter`` and ``loss`` (a training
+    line), ``evaluating`` (a validation line), ``metric`` (the primary metric of an
+    evaluation, e.g. ``'AP 0.223'``); empty for any other line."""
+    found = {}
+    train = TRAIN_LINE.search(line)
+    if train:
+        found['iter'] = int(train['iter'])
+        if train['loss'] is not None:
+            found['loss'] = train['loss']
+    elif VAL_LINE.search(line):
+        found['evaluating'] = True
+    metric = METRIC.search(line)
+    if metric:
+        found['metric'] = f'{METRIC_NAMES[metric["name"]]} {metric["value"]}'
+    return found
+
+
+def run_with_progress(command: List[str], log_path: str, total: int, desc: str,
+                      tail_lines: int = 30, env: Optional[dict] = None) -> float:
+    """Run ``command``, its output into ``log_path``, behind one progress bar of ``total``
+    iterations; returns the seconds it took.
+
+    Args:
+        command (list[str]): the training command (MMEngine's logger must print its lines).
+        log_path (str): the file that receives the command's whole output.
+        total (int): the run's training iterations.
+        desc (str): the bar's label.
+        tail_lines (int): the log lines kept for :class:`RunFailed`.
+        env (dict, optional): the child's environment (default: this process's), with
+            ``PYTHONUNBUFFERED=1`` so that lines arrive as they are logged.
+
+    Raises:
+        RunFailed: if the command exits with a non-zero status.
+    """
+    if total < 1:
+        raise ValueError(f'total must be >= 1, got {total}')
+    env = dict(os.environ if env is None else env, PYTHONUNBUFFERED='1')
+    tail = deque(maxlen=tail_lines)
+    start = time.monotonic()
+    status = {}  # the last loss and metric
+    with open(log_path, 'w') as log, tqdm(total=total, desc=desc, unit='it', ncols=110,
+                                          bar_format='{desc} {bar:20} {n_fmt}/{total_fmt} '
+                                          '[{elapsed}<{remaining}]{postfix}') as bar:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, env=env)
+        for line in process.stdout:
+            log.write(line)
+            tail.append(line.rstrip('\n'))
+            found = parse_progress(line)
+            if not found:
+                continue
+            if 'iter' in found:
+                bar.update(found['iter'] - bar.n)
+            # an evaluation runs from its first line to the line with its metric
+            evaluating = found.get('evaluating', False) and 'metric' not in found
+            status.update({key: found[key] for key in ('loss', 'metric') if key in found})
+            bar.set_postfix_str(', '.join(['evaluating'] * evaluating + [
+                f'{key} {status[key]}' if key == 'loss' else status[key]
+                for key in ('loss', 'metric') if key in status]), refresh=True)
+        returncode = process.wait()
+    if returncode:
+        raise RunFailed(log_path, returncode, tail)
+    return time.monotonic() - start

@@ -1,0 +1,71 @@
+"""asl_mmdet.utils.progress: MMEngine's logger lines read into a progress bar, a run's whole
+output kept in its log, a failing run's tail and status reported."""
+import sys
+
+import pytest
+
+from asl_mmdet.utils.progress import RunFailed, parse_progress, run_with_progress
+
+# lines as MMEngine 0.10 / MMDetection 3.3 / mmpretrain 1.2 print them
+TRAIN = ('12/05 17:10:01 - mmengine - INFO - Iter(train) [ 20/300]  base_lr: 2.0000e-02 '
+         'lr: 8.2000e-03  eta: 0:01:10  time: 0.2512  data_time: 0.0101  memory: 0  '
+         'grad_norm: 3.1  loss: 2.4871  loss_cls: 1.1033  loss_bbox: 0.7602  '
+         'loss_centerness: 0.6236')
+VAL = '12/05 17:11:00 - mmengine - INFO - Iter(val) [ 50/500]    eta: 0:00:30  time: 0.05'
+VAL_END = ('12/05 17:11:30 - mmengine - INFO - Iter(val) [500/500]    coco/bbox_mAP: 0.2240  '
+           'coco/bbox_mAP_50: 0.4010  coco/bbox_mAP_75: 0.2150  data_time: 0.0011  '
+           'time: 0.0530')
+CLS_END = ('Iter(val) [20/20]    multi-label/mAP: 36.6125  multi-label/precision: 50.1  '
+           'data_time: 0.01')
+SINGLE_END = 'Iter(val) [11/11]    accuracy/top1: 52.1000  accuracy/top5: 90.3000'
+
+
+@pytest.mark.parametrize('line, expected', [
+    (TRAIN, dict(iter=20, loss='2.4871')),
+    (VAL, dict(evaluating=True)),
+    (VAL_END, dict(evaluating=True, metric='AP 0.2240')),
+    (CLS_END, dict(evaluating=True, metric='mAP 36.6125')),
+    (SINGLE_END, dict(evaluating=True, metric='top-1 52.1000')),
+    ('Iter(train) [  5/300]  lr: 1.0e-3  eta: 0:01:00', dict(iter=5)),
+    ('12/05 17:10:00 - mmengine - INFO - Checkpoints will be saved to /tmp/x.', {}),
+    ('coco/bbox_mAP_50: 0.4010', {}),  # not the primary metric
+])
+def test_parse_progress(line, expected):
+    assert parse_progress(line) == expected
+
+
+def script(lines, status=0):
+    """A command that prints ``lines`` (and a traceback-like line on stderr) and exits with
+    ``status``."""
+    code = (f'import sys\nfor line in {lines!r}:\n    print(line)\n'
+            f'print("stderr line", file=sys.stderr)\nsys.exit({status})\n')
+    return [sys.executable, '-c', code]
+
+
+def test_run_with_progress_keeps_the_whole_output(tmp_path, capsys):
+    log = tmp_path / 'train.log'
+    lines = ['env dump'] * 40 + [TRAIN, VAL, VAL_END]
+    seconds = run_with_progress(script(lines), str(log), total=300, desc='run 1/1')
+    assert seconds > 0
+    assert log.read_text().splitlines() == lines + ['stderr line']
+    err = capsys.readouterr().err  # tqdm's bar: the console gets it, not the log lines
+    assert 'run 1/1' in err and '20/300' in err and 'loss 2.4871' in err and 'AP 0.2240' in err
+    assert 'env dump' not in err
+
+
+def test_a_failing_run_raises_with_its_tail(tmp_path):
+    log = tmp_path / 'train.log'
+    lines = [f'line {i}' for i in range(50)] + ['Traceback (most recent call last):',
+                                                 'FileNotFoundError: 000001.png']
+    with pytest.raises(RunFailed) as info:
+        run_with_progress(script(lines, status=3), str(log), total=10, desc='x', tail_lines=5)
+    error = info.value
+    assert (error.log, error.returncode) == (str(log), 3)
+    assert error.tail == lines[-4:] + ['stderr line']
+    assert str(error) == f'the run failed (exit status 3); its log: {log}'
+    assert log.read_text().splitlines() == lines + ['stderr line']
+
+
+def test_total_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match='total must be >= 1, got 0'):
+        run_with_progress(script([]), str(tmp_path / 'log'), total=0, desc='x')
