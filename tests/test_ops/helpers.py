@@ -36,6 +36,12 @@ def skip_without_kernels() -> None:
 needs_kernels = pytest.mark.skipif(kernels_skip_reason() is not None,
                                    reason=kernels_skip_reason() or '')
 
+# Whether torch.compile traces the CPU reference's loss call as one graph (fullgraph=True):
+# torch 2.1's Dynamo can not (os.environ.get in the dispatch, the ASLParams dataclass, the
+# Function's ctx.needs_input_grad) and runs those parts eagerly between graphs; newer torch
+# (tested: 2.14.1) traces the whole call.
+ONE_GRAPH = compat.TORCH_VERSION[:2] > (2, 1)
+
 # (gamma_pos, gamma_neg, clip, alpha)
 PARAMS = [
     (0.0, 4.0, 0.05, None),  # the paper's best MS-COCO setting (Table 2)
