@@ -1,5 +1,5 @@
 """The parameter tables and input makers shared by the reference's and the fused kernel's
-tests (tests/test_ops/test_reference.py, tests/test_ops/test_fused.py),
+tests (tests/test_ops/test_reference.py, tests/test_ops/test_fused.py, and FusedFocalLoss's),
 the kernel's per-dtype tolerances (:func:`assert_matches_reference`), and the one answer to
 whether this process can run the kernels (:func:`kernels_skip_reason`)."""
 import importlib
