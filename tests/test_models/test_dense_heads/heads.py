@@ -1,5 +1,6 @@
 """The small ATSS, RetinaNet and FCOS heads of the head tests (mirrors mmdet's head tests), their
-losses on generated features, and MMDetection's focal loss config."""
+losses on generated features, MMDetection's focal loss config, and the check that a loss
+config reproduces the focal head."""
 import torch
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
@@ -53,3 +54,20 @@ def gt(empty):
         [[23.6667, 23.8757, 238.6326, 151.8874]])
     instances.labels = torch.LongTensor([] if empty else [2])
     return instances
+
+
+def assert_reproduces_focal_head(head_name, loss_cls):
+    """The head with ``loss_cls`` gives the focal head's classification loss and gradients
+    (every parameter's) on the same features and ground truth."""
+    results = []
+    for cfg in (FOCAL, loss_cls):
+        head = build_head(head_name, cfg)
+        losses = head_losses(head, gt(empty=False))
+        losses['loss_cls'].backward()
+        results.append((losses['loss_cls'].detach(),
+                        [p.grad.clone() for p in head.parameters() if p.grad is not None]))
+    (focal, focal_grads), (ours, our_grads) = results
+    torch.testing.assert_close(ours, focal, rtol=1e-5, atol=1e-7)
+    assert len(our_grads) == len(focal_grads) > 0
+    for a, f in zip(our_grads, focal_grads):
+        torch.testing.assert_close(a, f, rtol=1e-4, atol=1e-7)

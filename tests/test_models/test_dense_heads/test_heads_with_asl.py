@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from tests.test_models.test_dense_heads.heads import FOCAL, build_head, gt, head_losses
+from tests.test_models.test_dense_heads.heads import (assert_reproduces_focal_head, build_head, gt,
+                                                      head_losses)
 
 ASL_AS_FOCAL = dict(type='ASLoss', use_sigmoid=True, gamma_pos=2.0, gamma_neg=2.0, clip=0.0,
                     alpha=0.25, loss_weight=1.0)
@@ -39,15 +40,4 @@ def test_loss_by_feat_with_asl(head_name, loss_cls):
 def test_asl_configured_as_focal_reproduces_focal_head(head_name):
     """gamma_pos = gamma_neg = 2, clip = 0, alpha = 0.25: the same losses and gradients as
     MMDetection's FocalLoss in the same head."""
-    results = []
-    for loss_cls in (FOCAL, ASL_AS_FOCAL):
-        head = build_head(head_name, loss_cls)
-        losses = head_losses(head, gt(empty=False))
-        losses['loss_cls'].backward()
-        results.append((losses['loss_cls'].detach(),
-                        [p.grad.clone() for p in head.parameters() if p.grad is not None]))
-    (focal, focal_grads), (asl, asl_grads) = results
-    torch.testing.assert_close(asl, focal, rtol=1e-5, atol=1e-7)
-    assert len(asl_grads) == len(focal_grads) > 0
-    for a, f in zip(asl_grads, focal_grads):
-        torch.testing.assert_close(a, f, rtol=1e-4, atol=1e-7)
+    assert_reproduces_focal_head(head_name, ASL_AS_FOCAL)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from mmdet.models.losses import FocalLoss
-from tests.test_models.test_dense_heads.heads import FOCAL, build_head, gt, head_losses
+from tests.test_models.test_dense_heads.heads import (FOCAL, assert_reproduces_focal_head,
+                                                      build_head, gt, head_losses)
 from tests.test_ops.helpers import ONE_GRAPH, TOLERANCES
 
 FUSED_FOCAL = dict(FOCAL, type='FusedFocalLoss')
@@ -48,19 +49,8 @@ def assert_calls_match_focal_float64(head, calls, rtol):
 @pytest.mark.parametrize('head_name', ['atss', 'retina', 'fcos'])
 def test_fused_focal_reproduces_focal_head(head_name):
     """The focal config with type='FusedFocalLoss': the same losses and gradients."""
-    results = []
-    for loss_cls in (FOCAL, FUSED_FOCAL):
-        head = build_head(head_name, loss_cls)
-        losses = head_losses(head, gt(empty=False))
-        losses['loss_cls'].backward()
-        results.append((losses['loss_cls'].detach(),
-                        [p.grad.clone() for p in head.parameters() if p.grad is not None]))
-    (focal, focal_grads), (fused, fused_grads) = results
     assert type(build_head(head_name, FUSED_FOCAL).loss_cls).__name__ == 'FusedFocalLoss'
-    torch.testing.assert_close(fused, focal, rtol=1e-5, atol=1e-7)
-    assert len(fused_grads) == len(focal_grads) > 0
-    for a, f in zip(fused_grads, focal_grads):
-        torch.testing.assert_close(a, f, rtol=1e-4, atol=1e-7)
+    assert_reproduces_focal_head(head_name, FUSED_FOCAL)
 
 
 @pytest.mark.parametrize('head_name', ['retina', 'atss'])
