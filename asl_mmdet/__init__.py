@@ -1,6 +1,7 @@
 """asl_mmdet: the Asymmetric Loss (Ridnik et al., ICCV 2021) for MMDetection and mmpretrain.
 
-Importing the package registers :class:`ASLoss` and :class:`ASLSingleLabelLoss` in
+Importing the package registers :class:`ASLoss`, :class:`ASLSingleLabelLoss` and
+:class:`FusedFocalLoss` (MMDetection's focal loss on the same dispatch) in
 ``mmdet.registry.MODELS`` and ``mmpretrain.registry.MODELS``, :class:`CocoMultiLabel` in
 mmpretrain's ``DATASETS``, :class:`UnknownLabelsToScore` in mmpretrain's ``TRANSFORMS``, and
 the hooks :class:`ASLProbabilityHook` and :class:`AdaptiveAsymmetryHook` in MMEngine's root
@@ -16,5 +17,6 @@ from .models import *  # noqa: E402,F401,F403
 from .ops import asymmetric_loss, asymmetric_loss_single_label  # noqa: E402
 from .version import __version__  # noqa: E402
 
-__all__ = ['ASLoss', 'ASLSingleLabelLoss', 'ASLProbabilityHook', 'AdaptiveAsymmetryHook',
-           'asymmetric_loss', 'asymmetric_loss_single_label', '__version__']
+__all__ = ['ASLoss', 'ASLSingleLabelLoss', 'FusedFocalLoss', 'ASLProbabilityHook',
+           'AdaptiveAsymmetryHook', 'asymmetric_loss', 'asymmetric_loss_single_label',
+           '__version__']

@@ -8,7 +8,8 @@ On CUDA (the default) it benchmarks the fused kernel: ``fused``
 (asl_mmdet's plain-PyTorch reference), ``official`` (the official implementation's formula on
 one-hot targets, eager), ``compile(official)`` (the same under ``torch.compile``), ``mmcv
 focal`` (MMDetection's ``FocalLoss``, mmcv's CUDA op) and ``copy floor`` (``(x * 1).sum()``),
-at issue 3's five shapes, and prints three tables:
+``FusedFocalLoss`` (MMDetection's focal loss on asl_mmdet's dispatch: the fused kernel), at
+issue 3's five shapes, and prints three tables:
 
 * op time: ``fn(x, target).backward()`` through autograd, the median of ``--iters`` timed
   calls after ``--warmup`` (:func:`~asl_mmdet.benchmarks.timing.time_ms`), with its ratio to
@@ -19,16 +20,22 @@ at issue 3's five shapes, and prints three tables:
   allocated before it (the gradient of the logits included), in MiB and in units of the
   logits' size;
 
-and issue 3's targets, each met or not. Without CUDA it says so and exits.
+then the focal table: ``FusedFocalLoss`` beside MMDetection's ``FocalLoss`` (``mmcv focal``),
+op time with the ratio to ``FocalLoss``, in every dtype of the run (mmcv's op has no bfloat16
+kernel: ``-`` there); and issue 3's targets, each met or not. Without CUDA it says so and
+exits.
 
-``--device cpu`` benchmarks the CPU path at 44800 x 80 (the op-time table only): ``BCE``,
-``mmdet py focal`` (MMDetection's ``py_sigmoid_focal_loss``, what ``FocalLoss`` runs off CUDA;
-the baseline), ``official``, and the reference on class-index (``ref, index``) and multi-hot
-(``ref, multi-hot``) targets, and the fused kernel too when ``TRITON_INTERPRET=1`` is set (a
-smoke run of the kernel path: its times mean nothing).
+``--device cpu`` benchmarks the CPU path at 44800 x 80 in float32 and bfloat16 (the op-time
+tables only): ``BCE``, ``mmdet py focal`` (MMDetection's ``py_sigmoid_focal_loss``, what
+``FocalLoss`` runs off CUDA; the baseline), ``official``, the reference on class-index (``ref,
+index``) and multi-hot (``ref, multi-hot``) targets, and the two focal-loss modules on
+class-index targets, ``FocalLoss`` (MMDetection's: one-hot, then ``py_sigmoid_focal_loss``) and
+``FusedFocalLoss`` (the reference here), with the focal table; and the fused kernel too when
+``TRITON_INTERPRET=1`` is set (a smoke run of the kernel path: its times mean nothing).
 
 ASL runs with the paper's MS-COCO setting (gamma_pos=0, gamma_neg=4, clip=0.05) on class-index
-targets with background, the focal loss with MMDetection's defaults.
+targets with background, the focal losses with MMDetection's defaults (``FocalLoss`` and
+``FusedFocalLoss``: the 'mean' reduction, as dense heads call them).
 """
 import argparse
 import importlib.util
@@ -47,8 +54,9 @@ __all__ = ['official_asl', 'implementations', 'measure', 'main']
 
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 CUDA_SHAPES = '44800x80:fp32,358400x80:fp32,358400x80:bf16,128x9605:fp32,64x80:fp32'
-CPU_SHAPES = '44800x80:fp32'
+CPU_SHAPES = '44800x80:fp32,44800x80:bf16'
 BASELINE = {'cuda': 'fused', 'cpu': 'mmdet py focal'}
+FOCAL_BASELINE = {'cuda': 'mmcv focal', 'cpu': 'FocalLoss'}  # MMDetection's FocalLoss
 ASL = dict(gamma_pos=0.0, gamma_neg=4.0, clip=0.05)
 # issue 3's targets
 KERNEL_TARGET = ('358400x80:fp32', 0.12)  # ms
@@ -114,13 +122,17 @@ def mmcv_focal_loss() -> Optional[Callable]:
 def implementations(device: str, compile_: bool = False) -> Dict[str, Loss]:
     """name -> ``fn(x, labels, one_hot)`` returning a scalar loss, the baseline first (on
     the CPU, the fused kernel only under ``TRITON_INTERPRET=1``)."""
-    from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
+    from mmdet.models.losses.focal_loss import FocalLoss, py_sigmoid_focal_loss
 
+    from ..models.losses import FusedFocalLoss
     from ..ops import asymmetric_loss_ref
 
     ref = {'ref': lambda x, labels, one_hot: asymmetric_loss_ref(x, labels, **ASL)}
     official = {'official': lambda x, labels, one_hot: official_asl(x, one_hot, **ASL)}
+    fused_focal = FusedFocalLoss()
+    fused_focal_impl = {'FusedFocalLoss': lambda x, labels, one_hot: fused_focal(x, labels)}
     if device == 'cpu':
+        focal = FocalLoss()
         impls = {
             'mmdet py focal': lambda x, labels, one_hot: py_sigmoid_focal_loss(
                 x, one_hot, reduction='sum'),
@@ -129,6 +141,8 @@ def implementations(device: str, compile_: bool = False) -> Dict[str, Loss]:
             **official,
             'ref, index': ref['ref'],
             'ref, multi-hot': lambda x, labels, one_hot: asymmetric_loss_ref(x, one_hot, **ASL),
+            'FocalLoss': lambda x, labels, one_hot: focal(x, labels),
+            **fused_focal_impl,
         }
         if os.environ.get('TRITON_INTERPRET') != '1':
             return impls
@@ -143,6 +157,7 @@ def implementations(device: str, compile_: bool = False) -> Dict[str, Loss]:
     focal = mmcv_focal_loss()
     if focal is not None:
         impls['mmcv focal'] = lambda x, labels, one_hot: focal(x, labels)
+    impls.update(fused_focal_impl)
     impls['copy floor'] = lambda x, labels, one_hot: (x * 1).sum()
     return impls
 
@@ -215,19 +230,23 @@ def _ratio(ratio: float) -> str:
 def report(shapes, results, names: List[str], baseline: str,
            logit_mib: Dict[str, float], device: str) -> str:
     """Markdown tables of op time (and on CUDA kernel time and peak memory) with ratios to
-    the baseline."""
+    the baseline, then the focal table: ``FusedFocalLoss`` beside MMDetection's
+    ``FocalLoss`` (:data:`FOCAL_BASELINE`), op time with ratios to ``FocalLoss``, where the
+    run has both."""
 
-    def cell(key: str, name: str, index: int) -> str:
+    def cell(key: str, name: str, index: int, base_name: str) -> str:
         value = results[key][name][index] if results[key].get(name) else None
         if value is None:
             return '-'
         if index == 2:
             return f'{value:.1f} ({value / logit_mib[key]:.2f}x logits)'
-        base = results[key][baseline][index] if results[key].get(baseline) else None
+        base = results[key][base_name][index] if results[key].get(base_name) else None
         return f'{value:.3f}' + (f' ({_ratio(value / base)})' if base else '')
 
-    def table(title: str, index: int) -> str:
-        return markdown_table([{'N x C, dtype': key, **{n: cell(key, n, index) for n in names}}
+    def table(title: str, index: int, columns: List[str] = names,
+              base_name: str = baseline) -> str:
+        return markdown_table([{'N x C, dtype': key,
+                                **{n: cell(key, n, index, base_name) for n in columns}}
                                for key, *_ in shapes], title)
 
     tables = [table(f'Op time, ms: forward + backward through autograd, median (ratio to '
@@ -236,6 +255,11 @@ def report(shapes, results, names: List[str], baseline: str,
         tables += [table(f'Kernel time, ms: device time of the kernels of one forward + '
                          f'backward (ratio to {baseline})', 1),
                    table('Peak extra memory, MiB (x the logits)', 2)]
+    focal = FOCAL_BASELINE[device]
+    if focal in names and 'FusedFocalLoss' in names:
+        tables.append(table(f"FusedFocalLoss vs MMDetection's FocalLoss ({focal}): op time, ms, "
+                            f'median (ratio to {focal}; - where it does not run)', 0,
+                            [focal, 'FusedFocalLoss'], focal))
     return '\n\n'.join(tables) + '\n'
 
 

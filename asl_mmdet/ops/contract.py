@@ -116,13 +116,16 @@ def check_asl_params(gamma_pos: float, gamma_neg: float, clip: Optional[float],
 
 def check_avg_factor(avg_factor: Optional[Union[float, Tensor]], reduction: str) -> None:
     """``avg_factor``: None, a finite number > 0, or a one-element real tensor holding one
-    (checked on the host for CPU tensors, with an asynchronous device assert otherwise)."""
+    (checked on the host for CPU tensors, with an asynchronous device assert otherwise). A
+    number is not checked under ``torch.compile``: Dynamo traces one that changes from call to
+    call (a head's number of positives) as a symbol, which no host check can read."""
     if avg_factor is None:
         return
     if reduction == 'sum':
         raise ValueError('avg_factor can not be used with reduction="sum"')
     if not isinstance(avg_factor, Tensor):
-        check_number('avg_factor', avg_factor, 0, low_inclusive=False)
+        if not compat.is_compiling():
+            check_number('avg_factor', avg_factor, 0, low_inclusive=False)
         return
     if avg_factor.numel() != 1 or avg_factor.dtype == torch.bool or avg_factor.is_complex():
         raise ValueError(f'avg_factor must be a number or a one-element real Tensor, got '
@@ -193,7 +196,7 @@ def check_target_values(target: Tensor, num_classes: int) -> None:
     high = 1 if dense else num_classes
     name = 'labels' if dense else 'class indices'
     allowed = f'[0, {high}] or {IGNORE_LABEL:g} (ignored)' if dense else f'[0, {high}]'
-    if target.device.type != 'cpu':
+    if target.device.type != 'cpu' or compat.is_compiling():
         good = (target >= 0) & (target <= high)
         if dense:
             good |= target == IGNORE_LABEL

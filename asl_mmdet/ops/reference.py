@@ -136,13 +136,19 @@ def asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos: float, gamma_ne
         if need_grad:
             grad = torch.lerp(grad, grad_pos.mul_(a_pos), target).masked_fill_(ignored, 0)
         return loss, grad
-    rows = (target < logits.shape[1]).nonzero().squeeze(1)
-    cols = target[rows].long()  # int8/int16/uint8 indices too
-    loss_pos, grad_pos = positive_terms(logits[rows, cols], gamma_pos, detach_focal_weight,
+    if logits.shape[1] == 0:  # every row is background
+        return loss, grad
+    # the labelled element of each row (column 0 stands in for a background row, which keeps
+    # its negative term): gather and scatter, no nonzero(), whose data-dependent size would
+    # break a compiled graph
+    labelled = target < logits.shape[1]
+    cols = torch.where(labelled, target, 0).long().unsqueeze(1)  # int8/int16/uint8 indices too
+    loss_pos, grad_pos = positive_terms(logits.gather(1, cols), gamma_pos, detach_focal_weight,
                                         need_grad)
-    loss[rows, cols] = loss_pos.mul_(a_pos)
+    labelled = labelled.unsqueeze(1)
+    loss.scatter_(1, cols, torch.where(labelled, loss_pos.mul_(a_pos), loss.gather(1, cols)))
     if need_grad:
-        grad[rows, cols] = grad_pos.mul_(a_pos)
+        grad.scatter_(1, cols, torch.where(labelled, grad_pos.mul_(a_pos), grad.gather(1, cols)))
     return loss, grad
 
 
@@ -280,7 +286,10 @@ class AsymmetricLossRefFunction(torch.autograd.Function):
         check_first_order()
         (grad, ) = ctx.saved_tensors
         nones = (None, ) * (len(ctx.needs_input_grad) - 1)  # every argument but pred
-        if grad_output.numel() == 1 and grad_output.item() == 1:
+        # a grad_output of 1 (an unscaled loss) skips the product; read on the host, so not
+        # when traced (a data-dependent branch breaks a full graph)
+        if (not compat.is_compiling() and grad_output.numel() == 1
+                and grad_output.item() == 1):
             return (grad, ) + nones
         return (grad * grad_output, ) + nones
 

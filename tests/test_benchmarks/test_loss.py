@@ -1,6 +1,7 @@
 """tools/benchmarks/loss.py runs as a user runs it: the CPU path's table with ratios to
-MMDetection's focal loss, the fused kernel added under the interpreter, and without a GPU its
-default (CUDA) mode says so."""
+MMDetection's focal loss, the focal table (FusedFocalLoss beside MMDetection's FocalLoss, issue
+27), the fused kernel added under the interpreter, and without a GPU its default (CUDA) mode
+says so."""
 import pytest
 import torch
 
@@ -8,13 +9,35 @@ from tests.run_utils import ENV, run_python
 from tests.test_ops.helpers import needs_kernels
 
 SCRIPT = 'tools/benchmarks/loss.py'
-CPU_ROWS = ['mmdet py focal', 'BCE', 'official', 'ref, index', 'ref, multi-hot']
+CPU_ROWS = ['mmdet py focal', 'BCE', 'official', 'ref, index', 'ref, multi-hot', 'FocalLoss',
+            'FusedFocalLoss']
+
+
+def tables(stdout):
+    """Each table's header and rows, as lists of stripped cells."""
+    found, rows = [], []
+    for line in stdout.splitlines() + ['']:
+        if line.startswith('| '):
+            rows.append([cell.strip() for cell in line.strip('|').split('|')])
+        elif rows and not line.startswith('|-'):
+            found.append(rows)
+            rows = []
+    return found
 
 
 def table(stdout):
-    """The op-time table's header and rows, as lists of stripped cells."""
-    lines = [line for line in stdout.splitlines() if line.startswith('| ')]
-    return [[cell.strip() for cell in line.strip('|').split('|')] for line in lines]
+    """The op-time table's header and rows."""
+    return tables(stdout)[0]
+
+
+def assert_timed_with_ratios(rows, keys):
+    """Every row: its shape, the baseline at 1.00x, then positive times and ratios."""
+    assert [row[0] for row in rows] == keys
+    for row in rows:
+        assert row[1].endswith('(1.00x)')
+        for cell in row[2:]:
+            ms, ratio = cell.split(' ')
+            assert float(ms) > 0 and float(ratio.strip('()x')) > 0
 
 
 def test_cpu_path_table_with_ratios_to_mmdet_focal():
@@ -23,14 +46,12 @@ def test_cpu_path_table_with_ratios_to_mmdet_focal():
                         '2', '--warmup', '1', env=env)
     assert result.returncode == 0, result.stderr
     assert 'ratio to mmdet py focal' in result.stdout
-    header, *rows = table(result.stdout)
+    (header, *rows), (focal_header, *focal_rows) = tables(result.stdout)
     assert header == ['N x C, dtype'] + CPU_ROWS
-    assert [row[0] for row in rows] == ['40x3:fp32', '7x3:bf16']
-    for row in rows:
-        assert row[1].endswith('(1.00x)')
-        for cell in row[2:]:
-            ms, ratio = cell.split(' ')
-            assert float(ms) > 0 and float(ratio.strip('()x')) > 0
+    assert_timed_with_ratios(rows, ['40x3:fp32', '7x3:bf16'])
+    assert "FusedFocalLoss vs MMDetection's FocalLoss (FocalLoss)" in result.stdout
+    assert focal_header == ['N x C, dtype', 'FocalLoss', 'FusedFocalLoss']
+    assert_timed_with_ratios(focal_rows, ['40x3:fp32', '7x3:bf16'])
     assert 'skipped' not in result.stderr, result.stderr
 
 

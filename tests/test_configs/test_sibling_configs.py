@@ -1,7 +1,7 @@
 """Each ASL config differs from its baseline siblings in the classification loss alone:
 model.bbox_head.loss_cls for detection (focal loss), model.head.loss for multi-label
 classification (BCE, focal loss) and for single-label classification (label-smoothed
-cross-entropy)."""
+cross-entropy); each fused-focal config from its focal config in the loss type alone."""
 import os.path as osp
 
 import pytest
@@ -26,14 +26,20 @@ CLASSIFIERS = [('resnet50_coco-ml_asl', 'resnet50_coco-ml_bce', 'CrossEntropyLos
 CALIBRATIONS = [(task.calibration, task.configs[0]) for task in DEMO_TASKS.values()]
 
 
-def differing_parents(config_a, config_b):
-    """The parents of the leaves that differ between two resolved configs."""
+def differing_leaves(config_a, config_b):
+    """The leaves that differ between two resolved configs (present in one only, or not
+    equal)."""
     flat_a = flatten(Config.fromfile(osp.join(CONFIGS, f'{config_a}.py')).to_dict())
     flat_b = flatten(Config.fromfile(osp.join(CONFIGS, f'{config_b}.py')).to_dict())
     differing = {key for key in flat_a.keys() | flat_b.keys()
                  if flat_a.get(key, object()) != flat_b.get(key, object())}
     assert differing, 'the siblings are identical'
-    return {key.rsplit('.', 1)[0] for key in differing}
+    return differing
+
+
+def differing_parents(config_a, config_b):
+    """The parents of the leaves that differ between two resolved configs."""
+    return {key.rsplit('.', 1)[0] for key in differing_leaves(config_a, config_b)}
 
 
 @pytest.mark.parametrize('detector', DETECTORS)
@@ -48,6 +54,19 @@ def test_only_loss_cls_differs(detector):
     assert asl['custom_imports'] == dict(imports=['asl_mmdet'], allow_failed_imports=False)
     loss = MODELS.build(loss_cfg)
     assert type(loss).__module__ == 'asl_mmdet.models.losses.asymmetric_loss'
+
+
+@pytest.mark.parametrize('detector', ['atss', 'retinanet'])
+def test_fused_focal_configs_change_the_loss_type_alone(detector):
+    """Issue 27: MMDetection's config with type='FocalLoss' -> type='FusedFocalLoss' and
+    nothing else (FocalLoss's arguments stay, and FusedFocalLoss takes them)."""
+    name = f'{detector}_r50_fused-focal'
+    assert differing_leaves(name, f'{detector}_r50_focal') == {'model.bbox_head.loss_cls.type'}
+    loss_cfg = Config.fromfile(osp.join(CONFIGS, f'{name}.py')).model.bbox_head.loss_cls
+    assert loss_cfg.type == 'FusedFocalLoss'
+    loss = MODELS.build(loss_cfg)
+    assert type(loss).__module__ == 'asl_mmdet.models.losses.fused_focal_loss'
+    assert (loss.gamma, loss.alpha, loss.loss_weight) == (2.0, 0.25, 1.0)
 
 
 def test_dino_builds_asl_head_and_keeps_focal_matching_cost():

@@ -1,5 +1,6 @@
 """The parameter tables and input makers shared by the reference's and the fused kernel's
-tests (tests/test_ops/test_reference.py, tests/test_ops/test_fused.py), and the one answer to
+tests (tests/test_ops/test_reference.py, tests/test_ops/test_fused.py, and FusedFocalLoss's),
+the kernel's per-dtype tolerances (:func:`assert_matches_reference`), and the one answer to
 whether this process can run the kernels (:func:`kernels_skip_reason`)."""
 import importlib
 from typing import Callable, Optional, Tuple
@@ -35,6 +36,12 @@ def skip_without_kernels() -> None:
 needs_kernels = pytest.mark.skipif(kernels_skip_reason() is not None,
                                    reason=kernels_skip_reason() or '')
 
+# Whether torch.compile traces the CPU reference's loss call as one graph (fullgraph=True):
+# torch 2.1's Dynamo can not (os.environ.get in the dispatch, the ASLParams dataclass, the
+# Function's ctx.needs_input_grad) and runs those parts eagerly between graphs; newer torch
+# (tested: 2.14.1) traces the whole call.
+ONE_GRAPH = compat.TORCH_VERSION[:2] > (2, 1)
+
 # (gamma_pos, gamma_neg, clip, alpha)
 PARAMS = [
     (0.0, 4.0, 0.05, None),  # the paper's best MS-COCO setting (Table 2)
@@ -47,6 +54,10 @@ PARAMS = [
 ]
 WEIGHTS = [None, 'n', 'n1', 'nc']
 REDUCTIONS = [('none', None), ('mean', None), ('mean', 37.5), ('mean', 'tensor'), ('sum', None)]
+# rtol against the reference in the same dtype, and the error allowed on top of flash-attention's
+# criterion, in units of the dtype's eps times the largest value: float32 allows for the GPU's
+# approximate exp2 (the reference's own float32 error is a few ulps)
+TOLERANCES = {torch.float32: (1e-4, 32), torch.float16: (2e-3, 2), torch.bfloat16: (1.6e-2, 2)}
 
 
 def make_inputs(shape: Tuple[int, int], target_kind: str, dtype: Optional[torch.dtype] = None,
@@ -100,6 +111,22 @@ def loss_and_grad(fn: Callable[[Tensor], Tensor], pred: Tensor,
     else:
         loss.backward(gradient)
     return loss.detach(), pred.grad
+
+
+def assert_matches_reference(actual, ref, oracle):
+    """``actual`` (fused) and ``ref`` (reference) in the same dtype, ``oracle`` in float64."""
+    assert actual.dtype == ref.dtype and actual.shape == ref.shape == oracle.shape
+    if oracle.numel() == 0:
+        return
+    rtol, ulps = TOLERANCES[actual.dtype]
+    finfo = torch.finfo(actual.dtype)
+    # a few ulps of the largest value, and of subnormals (tiny float16 gradients)
+    floor = ulps * finfo.eps * (oracle.abs().max().item() + 4 * finfo.tiny)
+    torch.testing.assert_close(actual, ref, rtol=rtol, atol=floor)
+    err = (actual.double() - oracle).abs().max().item()
+    ref_err = (ref.double() - oracle).abs().max().item()
+    assert err <= 2 * ref_err + floor, (
+        f'fused error {err:.3g} > 2 x reference error {ref_err:.3g} + {floor:.3g}')
 
 
 def check_exact_zeros_below_margin(loss_fn: Callable[..., Tensor], device: str, gamma_neg: float,

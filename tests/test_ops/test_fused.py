@@ -20,8 +20,8 @@ from asl_mmdet.ops import (AsymmetricLossRefFunction, asymmetric_loss,  # noqa: 
 from asl_mmdet.ops.dispatch import IMPL_ENV, use_fused  # noqa: E402
 from asl_mmdet.ops.fused import AsymmetricLossTritonFunction, asymmetric_loss_fused  # noqa: E402
 from tests.test_ops import helpers  # noqa: E402
-from tests.test_ops.helpers import (PARAMS, REDUCTIONS, WEIGHTS,  # noqa: E402
-                                    check_exact_zeros_below_margin,
+from tests.test_ops.helpers import (PARAMS, REDUCTIONS, TOLERANCES, WEIGHTS,  # noqa: E402
+                                    assert_matches_reference, check_exact_zeros_below_margin,
                                     check_extreme_logits_stay_finite, loss_and_grad)
 from tests.run_utils import run_python  # noqa: E402
 
@@ -36,31 +36,11 @@ SHAPES = [(1, 1), (41, 1271), (0, 80), (7, 3)] + [
 OPTIONS_SHAPE = (41, 1271) if CUDA else (13, 37)
 WEIGHTS_SHAPE = (41, 1271) if CUDA else (29, 83)
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
-# rtol against the reference in the same dtype, and the error allowed on top of flash-attention's
-# criterion, in units of the dtype's eps times the largest value: float32 allows for the GPU's
-# approximate exp2 (the reference's own float32 error is a few ulps)
-TOLERANCES = {torch.float32: (1e-4, 32), torch.float16: (2e-3, 2), torch.bfloat16: (1.6e-2, 2)}
 
 
 # inputs drawn in float32 (the reference's tests draw them in float64), on the kernel's device
 make_inputs = functools.partial(helpers.make_inputs, draw_dtype=torch.float32, device=DEVICE)
 make_weight = functools.partial(helpers.make_weight, dtype=torch.float32, device=DEVICE)
-
-
-def assert_matches_reference(actual, ref, oracle):
-    """``actual`` (fused) and ``ref`` (reference) in the same dtype, ``oracle`` in float64."""
-    assert actual.dtype == ref.dtype and actual.shape == ref.shape == oracle.shape
-    if oracle.numel() == 0:
-        return
-    rtol, ulps = TOLERANCES[actual.dtype]
-    finfo = torch.finfo(actual.dtype)
-    # a few ulps of the largest value, and of subnormals (tiny float16 gradients)
-    floor = ulps * finfo.eps * (oracle.abs().max().item() + 4 * finfo.tiny)
-    torch.testing.assert_close(actual, ref, rtol=rtol, atol=floor)
-    err = (actual.double() - oracle).abs().max().item()
-    ref_err = (ref.double() - oracle).abs().max().item()
-    assert err <= 2 * ref_err + floor, (
-        f'fused error {err:.3g} > 2 x reference error {ref_err:.3g} + {floor:.3g}')
 
 
 def check_against_reference(pred, fn, gradient=None):

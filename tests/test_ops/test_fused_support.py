@@ -6,6 +6,7 @@ warn once per process, naming what is missing and how to get the fused path; a T
 error on first use is caught once and reported once; ``ASL_MMDET_IMPL=triton`` still forces the
 kernel and lets the error through. These run on every stack, the old ones included (torch 2.1,
 Triton 2.1: there the dispatch's answer is the reference, with the Triton it needs named).
+FusedFocalLoss (issue 27) takes the same dispatch, never mmcv's focal loss op.
 """
 import sys
 import warnings
@@ -13,6 +14,7 @@ import warnings
 import pytest
 import torch
 
+from asl_mmdet.models.losses import FusedFocalLoss
 from asl_mmdet.ops import asymmetric_loss, asymmetric_loss_ref, dispatch, fused_support
 from asl_mmdet.ops.dispatch import IMPL_ENV
 from asl_mmdet.utils import compat
@@ -70,14 +72,14 @@ def reference(dtype):
     return run_loss(dtype, loss_fn=asymmetric_loss_ref)
 
 
-def assert_reference_with_one_warning(match, dtype=torch.float32):
+def assert_reference_with_one_warning(match, dtype=torch.float32, loss_fn=asymmetric_loss):
     with pytest.warns(RuntimeWarning, match=match) as record:
-        assert run_loss(dtype) == reference(dtype)
+        assert run_loss(dtype, loss_fn=loss_fn) == reference(dtype)
     assert len([w for w in record if 'asl_mmdet' in str(w.message)]) == 1
     assert 'ASL_MMDET_IMPL' in str(record[0].message)
     with warnings.catch_warnings():
         warnings.simplefilter('error')  # the second step: no warning
-        assert run_loss(dtype) == reference(dtype)
+        assert run_loss(dtype, loss_fn=loss_fn) == reference(dtype)
 
 
 @needs_kernels
@@ -318,3 +320,44 @@ def test_self_check_runs_from_a_step_without_gradients(broken_multi_label_kernel
         with pytest.warns(RuntimeWarning, match='self-check of the fused Asymmetric Loss'):
             pred = torch.randn(7, 5, device=DEVICE)
             asymmetric_loss(pred, torch.tensor([0, 5, 2, 1, 4, 3, 0], device=DEVICE))
+
+
+def fused_focal_loss(pred, target, gamma_pos):
+    """``FusedFocalLoss(gamma=gamma_pos)`` as a ``run_loss`` loss."""
+    return FusedFocalLoss(gamma=gamma_pos)(pred, target)
+
+
+@pytest.fixture
+def no_mmcv_focal(monkeypatch):
+    """mmcv's sigmoid focal loss op fails the test if anything calls it."""
+    from mmcv.ops.focal_loss import SigmoidFocalLossFunction
+    monkeypatch.setattr(SigmoidFocalLossFunction, 'forward', staticmethod(
+        lambda *args: pytest.fail("mmcv's sigmoid_focal_loss was called")))
+
+
+def test_fused_focal_loss_runs_the_kernel_for_bfloat16(gpu, no_mmcv_focal):
+    """Issue 27: bfloat16 logits on a CUDA device (sm_90, simulated), where MMDetection's
+    FocalLoss calls mmcv's op (no bfloat16 kernel): FusedFocalLoss runs the fused kernel with no
+    warning where Triton compiles it, else (torch 2.1's Triton 2.1) the reference with the
+    warning naming the Triton the kernels need; never mmcv's op."""
+    if compat.kernels_unsupported() is not None:
+        assert_reference_with_one_warning(r'Triton .*can not compile the fused kernels',
+                                          torch.bfloat16, loss_fn=fused_focal_loss)
+        return
+    assert kernels_skip_reason() is None, 'Triton compiles the kernels: they must run here'
+    pred = torch.randn(7, 5, dtype=torch.bfloat16, device=DEVICE, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        loss = fused_focal_loss(pred, torch.tensor([0, 5, 2, 1, 4, 3, 0], device=DEVICE), 2.0)
+    assert loss.dtype == torch.bfloat16
+    (cast, _), = loss.grad_fn.next_functions  # the float32 sum, cast to bfloat16
+    assert type(cast).__name__ == KERNEL
+
+
+def test_fused_focal_loss_below_sm_80_runs_the_reference_for_bfloat16(kernels_importable,
+                                                                      no_mmcv_focal):
+    """On sm_75 bfloat16 logits take the reference, with the dispatch's one warning; never
+    mmcv's op (every stack: the kernels themselves never run)."""
+    kernels_importable.setattr(fused_support, '_device_capability', lambda index: (7, 5))
+    assert_reference_with_one_warning(r'bfloat16 logits on compute capability 7\.5.*8\.0',
+                                      torch.bfloat16, loss_fn=fused_focal_loss)

@@ -6,7 +6,7 @@ from torchvision.ops import sigmoid_focal_loss
 
 from asl_mmdet.ops import asymmetric_loss
 from tests.asl_oracle import asl_official, asl_paper, reduce_like_mmdet
-from tests.test_ops.helpers import (PARAMS, REDUCTIONS, WEIGHTS, class_weights,
+from tests.test_ops.helpers import (ONE_GRAPH, PARAMS, REDUCTIONS, WEIGHTS, class_weights,
                                     check_exact_zeros_below_margin,
                                     check_extreme_logits_stay_finite, loss_and_grad, make_inputs,
                                     make_weight, with_ignored)
@@ -205,6 +205,31 @@ def test_empty_input_gives_zero_that_backpropagates(reduction):
     assert loss.sum().item() == 0
     loss.sum().backward()
     assert pred.grad.shape == (0, 80)
+
+
+@pytest.mark.parametrize('target_kind', ['index', 'multi_hot'])
+def test_compiled_steps_follow_changing_shapes_and_avg_factor(target_kind, fresh_dynamo):
+    """Under ``torch.compile`` (one graph, ``fullgraph=True``, where torch traces it:
+    :data:`~tests.test_ops.helpers.ONE_GRAPH`) the steps of a training run: the number of
+    anchors and ``avg_factor`` (the number of positives) change from step to step, and Dynamo
+    traces them as symbols after the first recompilation (no host check reads them there);
+    every step equals the eager loss and gradient."""
+
+    def step(x, target, weight, avg_factor):
+        return asymmetric_loss(x, target, weight, gamma_pos=1.0, gamma_neg=4.0, clip=0.05,
+                               alpha=0.25, avg_factor=avg_factor)
+
+    compiled = torch.compile(step, backend='aot_eager', fullgraph=ONE_GRAPH)
+    for index, avg_factor in enumerate([3.0, 5.0, 7.5, 11.0]):
+        num = 40 + 8 * index
+        pred, target, _ = make_inputs((num, 7), target_kind, torch.float32, seed=index)
+        weight = make_weight('n', num, 7, dtype=torch.float32)
+        expected, expected_grad = loss_and_grad(lambda x: step(x, target, weight, avg_factor),
+                                                pred)
+        actual, actual_grad = loss_and_grad(lambda x: compiled(x, target, weight, avg_factor),
+                                            pred)
+        torch.testing.assert_close(actual, expected, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(actual_grad, expected_grad, rtol=1e-6, atol=1e-8)
 
 
 def test_no_grad_needed():

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 CONFIGS = [f'{d}_r50_{loss}' for d in ('atss', 'retinanet', 'fcos') for loss in ('asl', 'focal')]
 CONFIGS.append('atss_r50_asl_as_focal')  # the demo's calibration
+CONFIGS += ['atss_r50_fused-focal', 'retinanet_r50_fused-focal']  # FocalLoss's type changed
 # DINO-4scale for the CPU: 30 queries, 1 encoder and 2 decoder layers, narrower FFNs, 20
 # denoising queries, AdamW's own lr (the demo's 0.01 is SGD's)
 DINO_SMALL = dict(
@@ -52,6 +53,7 @@ def test_config_trains_and_evaluates(name, data_root, tmp_path):
     cfg_path = write_config(name, data_root, work_dir, max_iters=2)
     log = run_tool('tools/train.py', cfg_path, '--work-dir', work_dir)
     assert ('ASLoss' in log) == ('_asl' in name)
+    assert ('FusedFocalLoss' in log) == ('fused-focal' in name)
     records = val_records(work_dir)
     assert len(records) == 1 and records[0]['step'] == 2
     for key in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m',

@@ -139,10 +139,11 @@ class ASLoss(nn.Module):
             parts = ', '.join(f'{type(t).__name__} {tuple(getattr(t, "shape", ()))}'
                               for t in target)
             raise TypeError(
-                f'ASLoss takes class indices (N,) or (N, C) labels as target; got a '
-                f'{type(target).__name__} ({parts}): the (labels, scores) targets of GFLHead, '
-                f'RTMDetHead and TOODHead for QualityFocalLoss, which train the IoU quality of '
-                f'each box rather than its label. Keep QualityFocalLoss in these heads')
+                f'{type(self).__name__} takes class indices (N,) or (N, C) labels as target; '
+                f'got a {type(target).__name__} ({parts}): the (labels, scores) targets of '
+                f'GFLHead, RTMDetHead and TOODHead for QualityFocalLoss, which train the IoU '
+                f'quality of each box rather than its label. Keep QualityFocalLoss in these '
+                f'heads')
         check_reduction_override(reduction_override)
         if not isinstance(self.track_prob_stats, bool):
             raise TypeError(f'track_prob_stats must be a bool, got {self.track_prob_stats!r}')
