@@ -24,7 +24,7 @@ the other scalars, and keeps the per-image predictions of every evaluation in
 import copy
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -77,30 +77,28 @@ class DemoTask:
                              f'{self.configs[1:]}, got {self.calibration!r}')
 
 
-# Three seeds of every config (one seed gets no verdict) in under 10 minutes on 2 idle CPU
-# cores. A run costs a few seconds of start-up, its iterations (medians of 2026-12-05 on the
-# 2-core development machine: ATSS at 128 px 0.36 s, the ResNet-18 classifiers 0.24 s
-# multi-label, 0.13 s single-label) and its evaluations (ATSS: a few seconds for the 50 images;
-# the classifiers: about 1 s). Whole demos there, compare step included: det 4.3 minutes
-# (9 runs), cls 5.5 (12 runs), single 3.3 (9 runs).
+# Each demo's settings were chosen on its baseline and calibration pair alone (the baseline's
+# level, the calibration's interval, minutes): docs/user_guides/demos.md has the table of what
+# was tried, and the runs' times.
 DEMO_TASKS = {
     'det': DemoTask(('atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'), iters=300,
                     validations=3, image_size=128, seeds=3, work_dir='work_dirs/demo',
                     ensure_data=ensure_demo_data, calibration='atss_r50_asl_as_focal',
-                    model='ATSS with ResNet-18, FPN and head at 128 channels, 2 stacked convs '
-                    '(the configs: ResNet-50, 256, 4)',
+                    model='ATSS, ResNet-18, FPN and head at 128 channels, 2 stacked convs',
                     overrides=dict(depth=18, width=128, stacked_convs=2, batch_size=8,
-                                   lr=0.02)),
+                                   lr=0.02, val_batch_size=8)),
     'cls': DemoTask(('resnet50_coco-ml_bce', 'resnet50_coco-ml_asl_as_bce',
                      'resnet50_coco-ml_focal', 'resnet50_coco-ml_asl'),
-                    iters=80, validations=2, image_size=128, seeds=3,
+                    iters=200, validations=3, image_size=128, seeds=3,
                     work_dir='work_dirs/demo_cls', ensure_data=ensure_demo_cls_data,
-                    calibration='resnet50_coco-ml_asl_as_bce'),
+                    calibration='resnet50_coco-ml_asl_as_bce', model='ResNet-18',
+                    overrides=dict(depth=18)),
     'single': DemoTask(('resnet50_cub_ce-ls', 'resnet50_cub_asl-single-label_as_ce-ls',
                         'resnet50_cub_asl-single-label'), iters=120,
-                       validations=2, image_size=64, seeds=3, work_dir='work_dirs/demo_single',
+                       validations=3, image_size=64, seeds=3, work_dir='work_dirs/demo_single',
                        ensure_data=ensure_demo_single_label_data,
-                       calibration='resnet50_cub_asl-single-label_as_ce-ls'),
+                       calibration='resnet50_cub_asl-single-label_as_ce-ls', model='ResNet-18',
+                       overrides=dict(depth=18)),
 }
 
 PROB_HOOKS = ('ASLProbabilityHook', 'AdaptiveAsymmetryHook')
@@ -131,8 +129,7 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
                    lr: float = 0.01, num_workers: int = 2, val_split: str = 'val',
                    seed: int = 0, val_interval: Optional[int] = None,
                    val_batch_size: int = 1, depth: Optional[int] = None,
-                   width: Optional[int] = None, stacked_convs: Optional[int] = None,
-                   lr_steps: Sequence[float] = ()) -> dict:
+                   width: Optional[int] = None, stacked_convs: Optional[int] = None) -> dict:
     """The settings merged into a detection config to run it on the generated data.
 
     Args:
@@ -149,12 +146,7 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
             end only).
         val_batch_size (int): evaluation batch size.
         depth, width, stacked_convs: a lighter detector (:func:`detector_overrides`).
-        lr_steps (Sequence[float]): fractions of ``max_iters`` at which the learning rate is
-            multiplied by 0.1 (the 1x COCO schedule's steps at epochs 8 and 11 of 12:
-            ``(8 / 12, 11 / 12)``); none by default.
     """
-    if any(not 0 < step < 1 for step in lr_steps):
-        raise ValueError(f'lr_steps must be fractions in (0, 1), got {tuple(lr_steps)}')
     train_pipeline, test_pipeline = _pipelines(image_size)
     metainfo = dict(classes=CLASSES)
     root = data_root.rstrip('/') + '/'
@@ -173,9 +165,7 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
         test_evaluator=val_evaluator,
         param_scheduler=[
             dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=warmup),
-        ] + ([dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters, gamma=0.1,
-                   milestones=[round(step * max_iters) for step in lr_steps])]
-             if lr_steps else []),
+        ],
         optim_wrapper=dict(optimizer=dict(lr=lr), clip_grad=dict(max_norm=35, norm_type=2)),
         **iter_schedule(max_iters, val_interval, batch_size, seed),
     )
