@@ -320,14 +320,8 @@ def _training_curves(group: RunGroup, key: str) -> List[Curve]:
 
 
 def _metric_curves(group: RunGroup) -> List[Curve]:
-    curves = []
-    for run in group.runs:
-        key = run.columns[0][1]
-        rows = [(r['step'], next(v for k, v in r.items() if k.endswith('/' + key)))
-                for r in run.val if any(k.endswith('/' + key) for k in r)]
-        if rows:
-            curves.append(tuple(map(list, zip(*rows))))
-    return curves
+    curves = [run.metric_curve(run.columns[0][1]) for run in group.runs]
+    return [curve for curve in curves if curve[0]]
 
 
 def _plot_intervals(ax, groups: Dict[str, RunGroup], comparison: Comparison,

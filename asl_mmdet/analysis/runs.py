@@ -58,6 +58,12 @@ def split_seed(name: str) -> Tuple[str, Optional[int]]:
     return (match['group'], int(match['seed'])) if match else (name, None)
 
 
+def _logged(record: dict, key: str) -> Optional[float]:
+    """A metric's value in a validation record whatever its prefix (``coco/``,
+    ``multi-label/``, ``accuracy/``), None if absent."""
+    return next((v for k, v in record.items() if k.endswith('/' + key)), None)
+
+
 @dataclass
 class Run:
     """One work dir: its training and validation records (logging order)."""
@@ -76,8 +82,14 @@ class Run:
 
     def metric(self, key: str) -> Optional[float]:
         """The last evaluation's value of a logged metric (any prefix), None if absent."""
-        record = self.val[-1] if self.val else {}
-        return next((v for k, v in record.items() if k.endswith('/' + key)), None)
+        return _logged(self.val[-1], key) if self.val else None
+
+    def metric_curve(self, key: str) -> Tuple[List[int], List[float]]:
+        """``(steps, values)`` of a logged metric (any prefix) at every evaluation that has
+        it."""
+        rows = [(record['step'], _logged(record, key)) for record in self.val]
+        rows = [(step, value) for step, value in rows if value is not None]
+        return [step for step, _ in rows], [value for _, value in rows]
 
     @property
     def columns(self) -> List[Tuple[str, str]]:

@@ -84,3 +84,5 @@ def test_a_run_started_again_in_its_work_dir_counts_from_its_newest_start(tmp_pa
     run = load_run(str(tmp_path), 'run')
     assert [(r['step'], r['loss']) for r in run.train] == [(10, 1.0), (20, 1.0), (30, 2.0)]
     assert [r['step'] for r in run.val] == [20, 30] and run.metric('bbox_mAP') == 0.4
+    assert run.metric_curve('bbox_mAP') == ([20, 30], [0.3, 0.4])
+    assert run.metric_curve('mAP') == ([], [])
