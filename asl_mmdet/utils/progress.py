@@ -22,8 +22,8 @@ TRAIN_LINE = re.compile(r'Iter\(train\) \[\s*(?P<iter>\d+)/\s*(?P<total>\d+)\]'
                         r'(?:.*?\sloss: (?P<loss>\S+))?')
 VAL_LINE = re.compile(r'Iter\(val\) \[\s*(?P<iter>\d+)/\s*(?P<total>\d+)\]')
 # the primary metric of each task's evaluation line, and its short name
-METRIC = re.compile(r'(?P<name>coco/bbox_mAP|multi-label/mAP|accuracy/top1): (?P<value>\S+)')
 METRIC_NAMES = {'coco/bbox_mAP': 'AP', 'multi-label/mAP': 'mAP', 'accuracy/top1': 'top-1'}
+METRIC = re.compile(f'(?P<name>{"|".join(map(re.escape, METRIC_NAMES))}): (?P<value>\\S+)')
 
 
 class RunFailed(RuntimeError):
