@@ -6,7 +6,8 @@ The real configs keep their datasets, input scale and schedule; these overrides 
 generated data, a small input scale, a short iteration-based schedule (:func:`iter_schedule`,
 shared by every task) and no pretrained weights (nothing is downloaded).
 
-- detection (:func:`demo_overrides`): SGD with a linear warm-up;
+- detection (:func:`demo_overrides`): SGD with a linear warm-up, optionally a lighter detector
+  (:func:`detector_overrides`) and the EMA of its weights evaluated (:func:`with_ema`);
 - multi-label classification (:func:`cls_demo_overrides`): the recipe's schedule shape over
   the demo's iterations (one-cycle lr, Adam's beta1 cycled), a faster EMA and optionally a
   smaller ResNet;
@@ -24,7 +25,7 @@ the other scalars, and keeps the per-image predictions of every evaluation in
 import copy
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -32,8 +33,9 @@ from .analysis.predictions import PREDICTIONS_DIR, keep_predictions
 from .datasets.synthetic_coco import (CLASSES, SINGLE_LABEL_DIR, VOC_SPLITS, ensure_demo_cls_data,
                                       ensure_demo_data, ensure_demo_single_label_data)
 
-__all__ = ['DemoTask', 'DEMO_TASKS', 'demo_overrides', 'detector_overrides', 'cls_demo_overrides',
-           'single_label_demo_overrides', 'is_single_label', 'classifier_overrides',
+__all__ = ['DemoTask', 'DEMO_TASKS', 'demo_overrides', 'detector_overrides', 'with_ema',
+           'cls_demo_overrides', 'single_label_demo_overrides', 'is_single_label',
+           'classifier_overrides', 'resnet_stages',
            'demo_config', 'dataloaders', 'iter_schedule']
 
 
@@ -79,14 +81,16 @@ class DemoTask:
 
 # The detection demo's settings were chosen on its baseline and calibration pair alone (the
 # baseline's level, the calibration's interval, minutes): docs/user_guides/demos.md has the table
-# of what was tried and the runs' times. The classification demos keep their earlier settings.
+# of what was tried and the runs' times.
 DEMO_TASKS = {
-    'det': DemoTask(('atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'), iters=300,
-                    validations=3, image_size=128, seeds=3, work_dir='work_dirs/demo',
+    'det': DemoTask(('atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'), iters=400,
+                    validations=4, image_size=128, seeds=4, work_dir='work_dirs/demo',
                     ensure_data=ensure_demo_data, calibration='atss_r50_asl_as_focal',
-                    model='ATSS, ResNet-18, FPN and head at 128 channels, 2 stacked convs',
-                    overrides=dict(depth=18, width=128, stacked_convs=2, batch_size=8,
-                                   lr=0.02, val_batch_size=8)),
+                    model='ATSS, ResNet-18 at half width, FPN and head at 64 channels, '
+                          '2 stacked convs, anchors of 4 strides, EMA weights',
+                    overrides=dict(depth=18, base_channels=32, width=64, stacked_convs=2,
+                                   anchor_scale=4, batch_size=8, lr=0.02, val_batch_size=8,
+                                   num_workers=0, ema_momentum=0.05)),
     'cls': DemoTask(('resnet50_coco-ml_bce', 'resnet50_coco-ml_asl_as_bce',
                      'resnet50_coco-ml_focal', 'resnet50_coco-ml_asl'),
                     iters=80, validations=2, image_size=128, seeds=3,
@@ -102,9 +106,20 @@ DEMO_TASKS = {
 }
 
 PROB_HOOKS = ('ASLProbabilityHook', 'AdaptiveAsymmetryHook')
-# the output channels of a ResNet's four stages, by depth
+# the output channels of a ResNet's four stages, by depth, at the default 64 base channels
 RESNET_OUT_CHANNELS = {depth: (64, 128, 256, 512) for depth in (18, 34)}
 RESNET_OUT_CHANNELS.update({depth: (256, 512, 1024, 2048) for depth in (50, 101, 152)})
+
+
+def resnet_stages(depth: int, base_channels: Optional[int] = None) -> List[int]:
+    """The output channels of a ResNet's four stages at ``depth`` and ``base_channels``
+    (default 64); the errors name the argument."""
+    if depth not in RESNET_OUT_CHANNELS:
+        raise ValueError(f'depth must be one of {sorted(RESNET_OUT_CHANNELS)}, got {depth!r}')
+    if base_channels is not None and (not isinstance(base_channels, int) or base_channels < 1):
+        raise ValueError(f'base_channels must be a positive int or None, got {base_channels!r}')
+    scale = (base_channels or 64) / 64
+    return [round(channels * scale) for channels in RESNET_OUT_CHANNELS[depth]]
 
 
 def _pipelines(image_size: int):
@@ -129,7 +144,10 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
                    lr: float = 0.01, num_workers: int = 2, val_split: str = 'val',
                    seed: int = 0, val_interval: Optional[int] = None,
                    val_batch_size: int = 1, depth: Optional[int] = None,
-                   width: Optional[int] = None, stacked_convs: Optional[int] = None) -> dict:
+                   width: Optional[int] = None, stacked_convs: Optional[int] = None,
+                   base_channels: Optional[int] = None, anchor_scale: Optional[int] = None,
+                   ema_momentum: Optional[float] = None,
+                   custom_hooks: Sequence[dict] = ()) -> dict:
     """The settings merged into a detection config to run it on the generated data.
 
     Args:
@@ -145,7 +163,14 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
         val_interval (int, optional): iterations between COCO evaluations (default: at the
             end only).
         val_batch_size (int): evaluation batch size.
-        depth, width, stacked_convs: a lighter detector (:func:`detector_overrides`).
+        depth, width, stacked_convs, base_channels, anchor_scale: a lighter detector, its
+            anchors sized for the demo's objects (:func:`detector_overrides`).
+        ema_momentum (float, optional): evaluate an exponential moving average of the weights
+            (MMEngine's ``EMAHook``, buffers averaged too) with this momentum, the weight of
+            each new step: 0.05 averages over about the last 20 iterations (default: the
+            trained weights, unless the config has its own ``EMAHook``).
+        custom_hooks (Sequence[dict]): the config's custom hooks, kept (the EMA hook joins
+            them, or sets the momentum of theirs).
     """
     train_pipeline, test_pipeline = _pipelines(image_size)
     metainfo = dict(classes=CLASSES)
@@ -158,8 +183,10 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
     val_evaluator = dict(type='CocoMetric', ann_file=osp.join(root, val_ann), metric='bbox',
                          format_only=False)
     warmup = max(1, min(50, max_iters // 4))
+    hooks = {} if ema_momentum is None else dict(
+        custom_hooks=with_ema(custom_hooks, ema_momentum, add=True))
     return dict(
-        model=detector_overrides(depth, width, stacked_convs),
+        model=detector_overrides(depth, width, stacked_convs, base_channels, anchor_scale),
         **dataloaders(train_set, val_set, batch_size, num_workers, val_batch_size=val_batch_size),
         val_evaluator=val_evaluator,
         test_evaluator=val_evaluator,
@@ -168,11 +195,28 @@ def demo_overrides(data_root: str, max_iters: int, image_size: int = 256, batch_
         ],
         optim_wrapper=dict(optimizer=dict(lr=lr), clip_grad=dict(max_norm=35, norm_type=2)),
         **iter_schedule(max_iters, val_interval, batch_size, seed),
+        **hooks,
     )
 
 
+def with_ema(hooks: Sequence[dict], momentum: float, add: bool = False) -> List[dict]:
+    """``hooks`` with their ``EMAHook``'s momentum set to ``momentum``; without one, the
+    same hooks, and if ``add``, MMEngine's ``EMAHook`` after them (``ExponentialMovingAverage``,
+    buffers averaged too, MMDetection's priority 49)."""
+    if not isinstance(momentum, (int, float)) or not 0 < momentum <= 1:
+        raise ValueError(f'ema_momentum must be in (0, 1], got {momentum!r}')
+    hooks = [dict(hook, momentum=momentum) if hook['type'] == 'EMAHook' else dict(hook)
+             for hook in hooks]
+    if add and not any(hook['type'] == 'EMAHook' for hook in hooks):
+        hooks.append(dict(type='EMAHook', ema_type='ExponentialMovingAverage',
+                          momentum=momentum, update_buffers=True, priority=49))
+    return hooks
+
+
 def detector_overrides(depth: Optional[int] = None, width: Optional[int] = None,
-                       stacked_convs: Optional[int] = None) -> dict:
+                       stacked_convs: Optional[int] = None,
+                       base_channels: Optional[int] = None,
+                       anchor_scale: Optional[int] = None) -> dict:
     """A dense detector's model settings for the demo data: its head on the 24 classes, no
     pretrained weights (every stage trained), every box kept at test time, and optionally a
     lighter model than the config's.
@@ -184,24 +228,37 @@ def detector_overrides(depth: Optional[int] = None, width: Optional[int] = None,
             the config's (256).
         stacked_convs (int, optional): the head's stacked convs per branch in place of the
             config's (4).
+        base_channels (int, optional): the ResNet's stem and first-stage channels in place of
+            64, every stage's scaled alike (32: a half-width ResNet with a quarter of the
+            convolutions' work); needs ``depth``.
+        anchor_scale (int, optional): an anchor-based head's ``octave_base_scale``, its
+            anchors' side in strides, in place of the config's (8: 64 px anchors on the
+            stride-8 level, for COCO's objects at 1333x800; 4 fits the demo's objects at
+            128 px, 13 to 50 px in side for 80% of them).
     """
-    for name, value in (('depth', depth), ('width', width), ('stacked_convs', stacked_convs)):
+    for name, value in (('depth', depth), ('width', width), ('stacked_convs', stacked_convs),
+                        ('anchor_scale', anchor_scale)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f'{name} must be a positive int or None, got {value!r}')
-    if depth is not None and depth not in RESNET_OUT_CHANNELS:
-        raise ValueError(f'depth must be one of {sorted(RESNET_OUT_CHANNELS)}, got {depth!r}')
+    if base_channels is not None and depth is None:
+        raise ValueError(f'base_channels={base_channels} needs depth (the neck reads the '
+                         'stages of a ResNet of known depth), got depth=None')
     # a briefly trained model scores below the COCO configs' 0.05, and the COCO metric of no
     # detections is empty: keep every box (AP ranks them by score anyway)
     model = dict(backbone=dict(init_cfg=None, frozen_stages=-1, norm_eval=False),
                  bbox_head=dict(num_classes=len(CLASSES)), test_cfg=dict(score_thr=0.0))
     if depth is not None:
         model['backbone']['depth'] = depth
-        model['neck'] = dict(in_channels=list(RESNET_OUT_CHANNELS[depth]))
+        model['neck'] = dict(in_channels=resnet_stages(depth, base_channels))
+    if base_channels is not None:
+        model['backbone']['base_channels'] = base_channels
     if width is not None:
         model.setdefault('neck', {})['out_channels'] = width
         model['bbox_head'].update(in_channels=width, feat_channels=width)
     if stacked_convs is not None:
         model['bbox_head']['stacked_convs'] = stacked_convs
+    if anchor_scale is not None:
+        model['bbox_head']['anchor_generator'] = dict(octave_base_scale=anchor_scale)
     return model
 
 
@@ -274,7 +331,8 @@ def demo_config(config_file: str, data_root: str, work_dir: str, max_iters: int,
     elif cfg.get('default_scope') == 'mmpretrain':
         cfg.merge_from_dict(cls_demo_overrides(cfg, data_root, max_iters, **kwargs))
     else:
-        cfg.merge_from_dict(demo_overrides(data_root, max_iters, **kwargs))
+        cfg.merge_from_dict(demo_overrides(data_root, max_iters,
+                                           custom_hooks=cfg.get('custom_hooks', []), **kwargs))
     cfg.work_dir = work_dir
     if keep_val_predictions:
         keep_predictions(cfg, osp.join(work_dir, PREDICTIONS_DIR))
@@ -299,24 +357,29 @@ def _small_pipeline(pipeline: List[dict], image_size: int) -> List[dict]:
     return pipeline
 
 
-def classifier_overrides(depth: Optional[int] = None) -> dict:
+def classifier_overrides(depth: Optional[int] = None,
+                         base_channels: Optional[int] = None) -> dict:
     """A classifier's model settings for the demo data: its head on the 24 classes, no
     pretrained weights, and a ResNet of ``depth`` in place of the config's if given (18 or 34:
-    a basic-block ResNet that trains several times faster on the CPU)."""
+    a basic-block ResNet that trains several times faster on the CPU), with ``base_channels``
+    in its stem and first stage (every stage scaled alike; needs ``depth``)."""
     model = dict(backbone=dict(init_cfg=None), head=dict(num_classes=len(CLASSES)))
+    if base_channels is not None and depth is None:
+        raise ValueError(f'base_channels={base_channels} needs depth (the head reads the last '
+                         'stage of a ResNet of known depth), got depth=None')
     if depth is not None:
-        if depth not in RESNET_OUT_CHANNELS:
-            raise ValueError(f'depth must be one of {sorted(RESNET_OUT_CHANNELS)}, '
-                             f'got {depth!r}')
         model['backbone']['depth'] = depth
-        model['head']['in_channels'] = RESNET_OUT_CHANNELS[depth][-1]
+        model['head']['in_channels'] = resnet_stages(depth, base_channels)[-1]
+    if base_channels is not None:
+        model['backbone'].update(stem_channels=base_channels, base_channels=base_channels)
     return model
 
 
 def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: int = 128,
                        batch_size: int = 16, lr: float = 1e-3, num_workers: int = 2,
                        seed: int = 0, val_interval: Optional[int] = None,
-                       ema_momentum: float = 0.05, depth: Optional[int] = None) -> dict:
+                       ema_momentum: float = 0.05, depth: Optional[int] = None,
+                       base_channels: Optional[int] = None) -> dict:
     """The settings merged into a classification config to run it on the generated data.
 
     Args:
@@ -335,6 +398,8 @@ def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: 
             thousands of iterations, longer than the demo).
         depth (int, optional): a ResNet depth in place of the config's (18 or 34 for a
             basic-block ResNet that trains several times faster on the CPU).
+        base_channels (int, optional): the ResNet's stem and first-stage channels in place of
+            64 (:func:`classifier_overrides`).
     """
     voc = cfg.train_dataloader.dataset.type == 'VOC'
     metainfo = dict(classes=CLASSES)
@@ -362,10 +427,9 @@ def cls_demo_overrides(cfg: Config, data_root: str, max_iters: int, image_size: 
     if warmup < max_iters:
         schedulers.append(dict(type='CosineAnnealingMomentum', eta_min=0.95, begin=warmup,
                                end=max_iters, by_epoch=False))
-    hooks = [dict(hook, momentum=ema_momentum) if hook['type'] == 'EMAHook' else hook
-             for hook in cfg.get('custom_hooks', [])]
+    hooks = with_ema(cfg.get('custom_hooks', []), ema_momentum)
     return dict(
-        model=classifier_overrides(depth),
+        model=classifier_overrides(depth, base_channels),
         data_preprocessor=dict(num_classes=len(CLASSES)),
         **dataloaders(train_set, val_set, batch_size, num_workers),
         param_scheduler=schedulers,

@@ -51,9 +51,10 @@ def test_single_label_overrides(name, tmp_path):
     assert 'ASLProbabilityHook' not in [h['type'] for h in cfg.get('custom_hooks', [])]
 
 
-def test_every_demo_trains_three_seeds():
-    # one seed gets no verdict from tools/compare.py
-    assert {name: task.seeds for name, task in DEMO_TASKS.items()} == dict(det=3, cls=3,
+def test_every_demo_trains_several_seeds():
+    # one seed gets no verdict from tools/compare.py; the detection demo's four give the
+    # calibration's Student-t interval 3 degrees of freedom
+    assert {name: task.seeds for name, task in DEMO_TASKS.items()} == dict(det=4, cls=3,
                                                                           single=3)
 
 
@@ -95,8 +96,9 @@ def test_demo_task_errors(changes, match):
 
 
 def test_detection_demo_runs_a_lighter_detector_that_builds(tmp_path):
-    """The det demo's ResNet-18 ATSS: the neck reads ResNet-18's stages, the head the neck's
-    128 channels; the model builds and maps a 128 px image to 24 class scores per anchor."""
+    """The det demo's ATSS: a half-width ResNet-18 (32 base channels), the neck reads its
+    stages, the head the neck's 64 channels, anchors of 4 strides, EMA weights evaluated; the
+    model builds and maps a 128 px image to 24 class scores per anchor."""
     import torch
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
@@ -105,22 +107,57 @@ def test_detection_demo_runs_a_lighter_detector_that_builds(tmp_path):
     cfg = demo_config(config(task.configs[0]), 'data/asl_demo', str(tmp_path), task.iters,
                       **task.overrides, image_size=task.image_size)
     model_cfg = cfg.model
-    assert (model_cfg.backbone.depth, model_cfg.backbone.init_cfg) == (18, None)
-    assert model_cfg.neck.in_channels == [64, 128, 256, 512] and model_cfg.neck.out_channels == 128
+    assert (model_cfg.backbone.depth, model_cfg.backbone.base_channels,
+            model_cfg.backbone.init_cfg) == (18, 32, None)
+    assert model_cfg.neck.in_channels == [32, 64, 128, 256] and model_cfg.neck.out_channels == 64
     head = model_cfg.bbox_head
     assert (head.in_channels, head.feat_channels, head.stacked_convs, head.num_classes) == (
-        128, 128, 2, 24)
+        64, 64, 2, 24)
+    # the config's other anchor settings stay: one anchor per location on strides 8 to 128
+    assert head.anchor_generator == dict(type='AnchorGenerator', ratios=[1.0],
+                                         octave_base_scale=4, scales_per_octave=1,
+                                         strides=[8, 16, 32, 64, 128])
     assert cfg.train_dataloader.batch_size == 8 and cfg.optim_wrapper.optimizer.lr == 0.02
+    assert cfg.train_dataloader.num_workers == cfg.val_dataloader.num_workers == 0
+    assert [(h.type, h.get('momentum')) for h in cfg.custom_hooks] == [
+        ('EMAHook', 0.05), ('ASLProbabilityHook', None)]
     register_all_modules()
     model = MODELS.build(model_cfg)
+    backbone_outs = model.backbone(torch.zeros(1, 3, 128, 128))
+    assert [out.shape[1] for out in backbone_outs] == [32, 64, 128, 256]
     scores, _, _ = model._forward(torch.zeros(1, 3, 128, 128))
     assert [s.shape[1] for s in scores] == [24] * 5  # one anchor per location, 5 levels
+    anchors = model.bbox_head.prior_generator.single_level_grid_priors((16, 16), 0, device='cpu')
+    assert (anchors[:, 2] - anchors[:, 0]).unique().tolist() == [32.0]  # 4 strides of 8
+
+
+def test_detection_demo_keeps_the_configs_hooks(tmp_path):
+    """The EMA hook joins a config's own hooks (the adaptive config's AdaptiveAsymmetryHook),
+    and sets the momentum of a config's own EMAHook instead of adding a second one."""
+    cfg = demo_config(config('atss_r50_asl_adaptive'), 'data/asl_demo', str(tmp_path), 10,
+                      depth=18, ema_momentum=0.1)
+    assert [(h.type, h.get('momentum')) for h in cfg.custom_hooks] == [
+        ('AdaptiveAsymmetryHook', None), ('EMAHook', 0.1)]
+    from asl_mmdet.demo import with_ema
+    ema = dict(type='EMAHook', momentum=3e-4, update_buffers=True)
+    assert with_ema([ema], 0.05, add=True) == [dict(ema, momentum=0.05)]
+    assert with_ema([dict(type='ASLProbabilityHook')], 0.05) == [dict(type='ASLProbabilityHook')]
+
+
+@pytest.mark.parametrize('momentum', [0, 1.5, -0.1, '0.05'])
+def test_ema_momentum_error(momentum):
+    from asl_mmdet.demo import with_ema
+    with pytest.raises(ValueError, match=rf'ema_momentum must be in \(0, 1\], got {momentum!r}'):
+        with_ema([], momentum, add=True)
 
 
 @pytest.mark.parametrize('kwargs, match', [
     (dict(depth=20), r'depth must be one of \[18, 34, 50, 101, 152\], got 20'),
     (dict(width=0), 'width must be a positive int or None, got 0'),
     (dict(stacked_convs=1.5), 'stacked_convs must be a positive int or None, got 1.5'),
+    (dict(depth=18, base_channels=0), 'base_channels must be a positive int or None, got 0'),
+    (dict(base_channels=32), 'base_channels=32 needs depth .*, got depth=None'),
+    (dict(anchor_scale=0), 'anchor_scale must be a positive int or None, got 0'),
 ])
 def test_detector_overrides_errors(kwargs, match):
     from asl_mmdet.demo import detector_overrides

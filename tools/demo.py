@@ -4,8 +4,9 @@
 (first run only), trains configs/atss_r50_focal.py, configs/atss_r50_asl_as_focal.py and
 configs/atss_r50_asl.py on it with tools/train.py and evaluates each with the COCO metric. The
 configs keep their loss; the demo's overrides (asl_mmdet.demo, ``DEMO_TASKS``) swap in a lighter
-ATSS (ResNet-18, FPN and head at 128 channels, 2 stacked convs), 128 px inputs, a 300-iteration
-schedule with the 1x schedule's two learning-rate steps, and no pretrained weights.
+ATSS (ResNet-18 at half width, FPN and head at 64 channels, 2 stacked convs, anchors sized for
+the demo's objects), 128 px inputs, 400 iterations at a constant learning rate after the warm-up,
+the EMA of the weights evaluated every 100 iterations, and no pretrained weights.
 
 ``--task cls`` (``make demo-cls``): the same images as a multi-label dataset (an image's labels
 are the classes of its annotated objects), trains configs/resnet50_coco-ml_bce.py,
@@ -21,8 +22,9 @@ configs/resnet50_cub_asl-single-label_as_ce-ls.py and configs/resnet50_cub_asl-s
 crops, ResNet-18 from scratch) and evaluates top-1 and top-5 accuracy.
 
 Every task trains each config with the same seeds (``--seeds``; runs pair by seed; every
-config's seed 0 first, then seed 1, ...) into ``WORK_DIR/<config>_seed<N>``. The console shows
-one progress bar per run (iterations, elapsed, ETA, the last logged loss and metric); each run's
+config's seed 0 first, then seed 1, ...) into ``WORK_DIR/<config>_seed<N>``, ``--jobs`` runs at
+once (default: one per CPU core, each on one thread). The console shows one progress bar per
+run (iterations, elapsed, ETA, the last logged loss and metric); each run's
 whole output is in ``WORK_DIR/<run>/train.log``, and a run that fails stops the demo with the
 tail of its log. The demo ends with the tools/compare.py tables and the path of its PNG: each
 metric as mean ± std over the seeds, and against the first config (the baseline: focal loss,
@@ -42,12 +44,16 @@ resnet50_coco-ml_bce resnet50_coco-ml_asl_adaptive``.
 import argparse
 import os
 import os.path as osp
+import queue
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import List, Tuple
 
 from asl_mmdet.demo import DEMO_TASKS, demo_config
-from asl_mmdet.utils.progress import RunFailed, run_with_progress
+from asl_mmdet.utils.progress import RunFailed, available_cores, run_with_progress
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LOG_NAME = 'train.log'  # each run's whole console output, in its work dir
@@ -74,6 +80,10 @@ def parse_args() -> argparse.Namespace:
     seeds = ', '.join(f'{name}: {task.seeds}' for name, task in DEMO_TASKS.items())
     parser.add_argument('--seeds', type=int, help='runs per config, with seeds 0..SEEDS-1, the '
                         f'same for every config ({seeds}; 1: no verdict about the losses)')
+    parser.add_argument('--jobs', type=int, help='runs trained at once, each with CORES // JOBS '
+                        'threads (default: one per CPU core, at most the number of runs; small '
+                        'models train faster one thread each side by side than one after '
+                        'another on every core)')
     parser.add_argument('--resamples', type=int, default=1000,
                         help='bootstrap resamples of the validation images (one seed)')
     args = parser.parse_args()
@@ -83,7 +93,47 @@ def parse_args() -> argparse.Namespace:
             setattr(args, name, getattr(task, name))
         elif getattr(args, name) < 1:
             parser.error(f'--{name} must be >= 1, got {getattr(args, name)}')
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f'--jobs must be >= 1, got {args.jobs}')
     return args
+
+
+def train_all(plan: List[Tuple[str, str, str]], iters: int, jobs: int) -> None:
+    """Train every ``(run, work_dir, config)`` of ``plan`` with tools/train.py, ``jobs`` at
+    once, each with its share of the cores (``OMP_NUM_THREADS``) and its own progress bar; the
+    first run that fails stops the others and the demo, with the tail of its log."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, available_cores() // jobs)))
+    positions = queue.SimpleQueue()  # the bars' lines free for a starting run
+    for position in range(jobs):
+        positions.put(position)
+    stop = threading.Event()
+
+    def train(index: int, run: str, work_dir: str, cfg_path: str) -> None:
+        if stop.is_set():
+            return
+        position = positions.get()
+        try:
+            command = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg_path,
+                       '--work-dir', work_dir]
+            run_with_progress(command, osp.join(work_dir, LOG_NAME), iters,
+                              f'{index + 1}/{len(plan)} {run}', env=env, position=position,
+                              stop=stop)
+        finally:
+            positions.put(position)
+
+    with ThreadPoolExecutor(jobs) as pool:
+        futures = [pool.submit(train, index, *entry) for index, entry in enumerate(plan)]
+        for future, (run, _, _) in zip(futures, plan):
+            try:
+                future.result()
+            except RunFailed as error:
+                stop.set()
+                for other in futures:
+                    other.cancel()
+                print('\n'.join(error.tail), file=sys.stderr)
+                sys.exit(f'demo.py: error: {run} failed (exit status {error.returncode}); '
+                         f'the last {len(error.tail)} lines of its log are above, the whole '
+                         f'log is {error.log}')
 
 
 def main() -> None:
@@ -99,12 +149,15 @@ def main() -> None:
     start = time.monotonic()
     task.ensure_data(args.data_root)
     runs = len(configs) * args.seeds
+    jobs = min(args.jobs or available_cores(), runs)
+    threads = max(1, available_cores() // jobs)
     print(f'{runs} runs: {", ".join(configs)} x seeds 0-{args.seeds - 1}; {model}, '
-          f'{image_size} px, {args.iters} iterations each, data in {args.data_root}')
+          f'{image_size} px, {args.iters} iterations each, data in {args.data_root}; '
+          f'{jobs} at once, {threads} thread{"s" * (threads > 1)} each')
     print(f'each run\'s full log: {work_root}/<run>/{LOG_NAME}', flush=True)
-    work_dirs = []
-    # every config's seed 0, then every config's seed 1, ...: the machine's drift in load
-    # falls on every config alike
+    plan = []
+    # every config's seed 0, then every config's seed 1, ...: the runs of one seed train side
+    # by side, and the machine's drift in load falls on every config alike
     for seed in range(args.seeds):
         for name in configs:
             run = name if args.seeds == 1 else f'{name}_seed{seed}'
@@ -115,17 +168,9 @@ def main() -> None:
             os.makedirs(work_dir, exist_ok=True)
             cfg_path = osp.join(work_dir, f'{name}_demo.py')
             cfg.dump(cfg_path)
-            command = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg_path,
-                       '--work-dir', work_dir]
-            log = osp.join(work_dir, LOG_NAME)
-            try:
-                run_with_progress(command, log, args.iters, f'{len(work_dirs) + 1}/{runs} {run}')
-            except RunFailed as error:
-                print('\n'.join(error.tail), file=sys.stderr)
-                sys.exit(f'demo.py: error: {run} failed (exit status {error.returncode}); '
-                         f'the last {len(error.tail)} lines of its log are above, the whole '
-                         f'log is {error.log}')
-            work_dirs.append(work_dir)
+            plan.append((run, work_dir, cfg_path))
+    train_all(plan, args.iters, jobs)
+    work_dirs = [work_dir for _, work_dir, _ in plan]
     out = osp.join(work_root, 'compare.png')
     calibration = ['--calibration', task.calibration] if task.calibration in configs else []
     title = f'{model}, {image_size} px, {args.iters} iterations, {args.seeds} seeds'

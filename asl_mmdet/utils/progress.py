@@ -3,17 +3,21 @@
 The child's whole output (MMEngine's log lines, warnings, a traceback) goes to a log file in
 its work dir; the console shows one tqdm bar per run, fed by MMEngine's logger lines: the
 iterations done, elapsed time, ETA, the last logged loss and the last evaluation's metric.
+Several runs may train at once, each bar on its own line (``position``); a finished run leaves
+one line with its last state.
 """
 import os
 import re
 import subprocess
+import sys
+import threading
 import time
 from collections import deque
 from typing import List, Optional, Sequence
 
 from tqdm import tqdm
 
-__all__ = ['RunFailed', 'parse_progress', 'run_with_progress']
+__all__ = ['RunFailed', 'parse_progress', 'run_with_progress', 'available_cores']
 
 # MMEngine's LoggerHook lines: "Iter(train) [ 10/300]  ... loss: 2.1234  loss_cls: ..." and
 # "Iter(val) [500/500]    coco/bbox_mAP: 0.2230  ..." (mmpretrain: "multi-label/mAP: 31.4",
@@ -58,10 +62,21 @@ def parse_progress(line: str) -> dict:
     return found
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS reports one, as in a
+    container limited to some cores)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def run_with_progress(command: List[str], log_path: str, total: int, desc: str,
-                      tail_lines: int = 30, env: Optional[dict] = None) -> float:
+                      tail_lines: int = 30, env: Optional[dict] = None, position: int = 0,
+                      stop: Optional[threading.Event] = None) -> float:
     """Run ``command``, its output into ``log_path``, behind one progress bar of ``total``
-    iterations; returns the seconds it took.
+    iterations; returns the seconds it took. When it ends, its bar's last state stays as one
+    console line.
 
     Args:
         command (list[str]): the training command (MMEngine's logger must print its lines).
@@ -71,9 +86,13 @@ def run_with_progress(command: List[str], log_path: str, total: int, desc: str,
         tail_lines (int): the log lines kept for :class:`RunFailed`.
         env (dict, optional): the child's environment (default: this process's), with
             ``PYTHONUNBUFFERED=1`` so that lines arrive as they are logged.
+        position (int): the bar's line among the bars of runs training at once (0: the
+            first).
+        stop (threading.Event, optional): once set, the command is killed at its next output
+            line (another run failed).
 
     Raises:
-        RunFailed: if the command exits with a non-zero status.
+        RunFailed: if the command exits with a non-zero status (or was stopped).
     """
     if total < 1:
         raise ValueError(f'total must be >= 1, got {total}')
@@ -82,11 +101,14 @@ def run_with_progress(command: List[str], log_path: str, total: int, desc: str,
     start = time.monotonic()
     status = {}  # the last loss and metric
     with open(log_path, 'w') as log, tqdm(total=total, desc=desc, unit='it', ncols=110,
+                                          position=position, leave=False,
                                           bar_format='{desc} {bar:20} {n_fmt}/{total_fmt} '
                                           '[{elapsed}<{remaining}]{postfix}') as bar:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, env=env)
         for line in process.stdout:
+            if stop is not None and stop.is_set():
+                process.kill()
             log.write(line)
             tail.append(line.rstrip('\n'))
             found = parse_progress(line)
@@ -101,6 +123,8 @@ def run_with_progress(command: List[str], log_path: str, total: int, desc: str,
                 f'{key} {status[key]}' if key == 'loss' else status[key]
                 for key in ('loss', 'metric') if key in status]), refresh=True)
         returncode = process.wait()
+        # the finished run's line, above the bars still running
+        tqdm.write(str(bar), file=sys.stderr)
     if returncode:
         raise RunFailed(log_path, returncode, tail)
     return time.monotonic() - start

@@ -9,6 +9,7 @@ import pytest
 
 from asl_mmdet.datasets.synthetic_coco import CLASSES, DEMO_SPLITS
 from asl_mmdet.demo import DEMO_TASKS
+from asl_mmdet.utils.progress import available_cores
 from tests.run_utils import run_python
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,7 @@ def test_a_failing_run_stops_the_demo_with_its_log(imageless_root, tmp_path):
     work_dir = str(tmp_path / 'work')
     result = run_python('tools/demo.py', '--data-root', imageless_root, '--work-dir', work_dir,
                         '--iters', '2', '--seeds', '1', '--configs', 'atss_r50_focal',
-                        'atss_r50_asl')
+                        'atss_r50_asl', '--jobs', '1')
     assert result.returncode == 1
     log = osp.join(work_dir, 'atss_r50_focal', 'train.log')
     assert result.stderr.rstrip().endswith(
@@ -48,8 +49,28 @@ def test_a_failing_run_stops_the_demo_with_its_log(imageless_root, tmp_path):
         'FileNotFoundError' in '\n'.join(lines[-30:])
     # the console: the plan and the logs' place (the bar is on stderr); no MMEngine line
     model = DEMO_TASKS['det'].model
+    threads = available_cores()
     assert result.stdout.splitlines() == [
         f'2 runs: atss_r50_focal, atss_r50_asl x seeds 0-0; {model}, 128 px, 2 '
-        f'iterations each, data in {imageless_root}',
+        f'iterations each, data in {imageless_root}; 1 at once, {threads} '
+        f'thread{"s" * (threads > 1)} each',
         f'each run\'s full log: {work_dir}/<run>/train.log']
-    assert not osp.exists(osp.join(work_dir, 'atss_r50_asl'))  # the demo stopped
+    # the demo stopped: the second run's config was written, but it never started
+    assert not osp.exists(osp.join(work_dir, 'atss_r50_asl', 'train.log'))
+
+
+def test_a_failing_run_stops_the_runs_beside_it(imageless_root, tmp_path):
+    """Two runs at once: the first run of the plan that fails is the one reported, and the demo
+    exits 1 (tests/test_utils/test_progress.py: the runs beside it are killed)."""
+    work_dir = str(tmp_path / 'work')
+    result = run_python('tools/demo.py', '--data-root', imageless_root, '--work-dir', work_dir,
+                        '--iters', '2', '--seeds', '2', '--configs', 'atss_r50_focal',
+                        '--jobs', '2')
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0].endswith('; 2 at once, '
+                                                  f'{max(1, available_cores() // 2)} thread'
+                                                  f'{"s" * (available_cores() >= 4)} each')
+    log = osp.join(work_dir, 'atss_r50_focal_seed0', 'train.log')
+    assert result.stderr.rstrip().endswith(
+        f'demo.py: error: atss_r50_focal_seed0 failed (exit status 1); the last 30 lines of '
+        f'its log are above, the whole log is {log}')

@@ -1,6 +1,10 @@
 """asl_mmdet.utils.progress: MMEngine's logger lines read into a progress bar, a run's whole
 output kept in its log, a failing run's tail and status reported."""
+import re
+import signal
 import sys
+import threading
+import time
 
 import pytest
 
@@ -51,6 +55,25 @@ def test_run_with_progress_keeps_the_whole_output(tmp_path, capsys):
     err = capsys.readouterr().err  # tqdm's bar: the console gets it, not the log lines
     assert 'run 1/1' in err and '20/300' in err and 'loss 2.4871' in err and 'AP 0.2240' in err
     assert 'env dump' not in err
+    # the finished run's line stays: its last state ended by the only newline (the bar itself
+    # is rewritten in place and cleared at the end)
+    assert err.count('\n') == 1
+    assert err.split('\n')[0].rsplit('\r', 1)[-1].startswith('run 1/1 ')
+    assert re.search(r' 20/300 \[\d\d:\d\d<[^\]]*\], loss 2\.4871, AP 0\.2240$',
+                     err.split('\n')[0])
+
+
+def test_a_stopped_run_is_killed_at_its_next_line(tmp_path):
+    """Another run failed: this one is killed at its next log line, not left to finish."""
+    code = 'import time\nfor i in range(100):\n    print(i, flush=True)\n    time.sleep(0.2)\n'
+    stop = threading.Event()
+    stop.set()
+    start = time.monotonic()
+    with pytest.raises(RunFailed) as info:
+        run_with_progress([sys.executable, '-c', code], str(tmp_path / 'log'), total=10,
+                          desc='x', stop=stop, position=1)
+    assert info.value.returncode == -signal.SIGKILL
+    assert time.monotonic() - start < 10  # the script alone takes 20 s
 
 
 def test_a_failing_run_raises_with_its_tail(tmp_path):
