@@ -13,6 +13,8 @@ Cropped to their annotated objects, the images also give a single-label (fine-gr
 colour x shape) classification dataset in mmpretrain's ``CustomDataset`` layout
 (:func:`export_single_label`, :func:`ensure_demo_single_label_data`).
 """
+import contextlib
+import io
 import json
 import os
 import os.path as osp
@@ -178,7 +180,8 @@ def export_voc(coco_root: str, voc_root: str, splits: Dict[str, str] = None) -> 
     for sub in ('JPEGImages', 'Annotations', osp.join('ImageSets', 'Main')):
         os.makedirs(osp.join(voc_root, sub), exist_ok=True)
     for split, voc_split in splits.items():
-        coco = COCO(osp.join(coco_root, 'annotations', f'instances_{split}.json'))
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' progress lines
+            coco = COCO(osp.join(coco_root, 'annotations', f'instances_{split}.json'))
         names = []
         for img_id in coco.getImgIds():
             info = coco.imgs[img_id]
