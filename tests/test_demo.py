@@ -121,7 +121,7 @@ def test_detection_demo_runs_a_lighter_detector_that_builds(tmp_path):
     assert cfg.train_dataloader.num_workers == cfg.val_dataloader.num_workers == 0
     assert [(h.type, h.get('momentum')) for h in cfg.custom_hooks] == [
         ('EMAHook', 0.05), ('ASLProbabilityHook', None)]
-    register_all_modules()
+    register_all_modules(init_default_scope=False)  # leave the default scope to later tests
     model = MODELS.build(model_cfg)
     backbone_outs = model.backbone(torch.zeros(1, 3, 128, 128))
     assert [out.shape[1] for out in backbone_outs] == [32, 64, 128, 256]

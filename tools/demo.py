@@ -44,16 +44,12 @@ resnet50_coco-ml_bce resnet50_coco-ml_asl_adaptive``.
 import argparse
 import os
 import os.path as osp
-import queue
 import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import List, Tuple
 
 from asl_mmdet.demo import DEMO_TASKS, demo_config
-from asl_mmdet.utils.progress import RunFailed, available_cores, run_with_progress
+from asl_mmdet.utils.progress import RunFailed, available_cores, run_all
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LOG_NAME = 'train.log'  # each run's whole console output, in its work dir
@@ -98,44 +94,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def train_all(plan: List[Tuple[str, str, str]], iters: int, jobs: int) -> None:
-    """Train every ``(run, work_dir, config)`` of ``plan`` with tools/train.py, ``jobs`` at
-    once, each with its share of the cores (``OMP_NUM_THREADS``) and its own progress bar; the
-    first run that fails stops the others and the demo, with the tail of its log."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, available_cores() // jobs)))
-    positions = queue.SimpleQueue()  # the bars' lines free for a starting run
-    for position in range(jobs):
-        positions.put(position)
-    stop = threading.Event()
-
-    def train(index: int, run: str, work_dir: str, cfg_path: str) -> None:
-        if stop.is_set():
-            return
-        position = positions.get()
-        try:
-            command = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg_path,
-                       '--work-dir', work_dir]
-            run_with_progress(command, osp.join(work_dir, LOG_NAME), iters,
-                              f'{index + 1}/{len(plan)} {run}', env=env, position=position,
-                              stop=stop)
-        finally:
-            positions.put(position)
-
-    with ThreadPoolExecutor(jobs) as pool:
-        futures = [pool.submit(train, index, *entry) for index, entry in enumerate(plan)]
-        for future, (run, _, _) in zip(futures, plan):
-            try:
-                future.result()
-            except RunFailed as error:
-                stop.set()
-                for other in futures:
-                    other.cancel()
-                print('\n'.join(error.tail), file=sys.stderr)
-                sys.exit(f'demo.py: error: {run} failed (exit status {error.returncode}); '
-                         f'the last {len(error.tail)} lines of its log are above, the whole '
-                         f'log is {error.log}')
-
-
 def main() -> None:
     args = parse_args()
     task = DEMO_TASKS[args.task]
@@ -168,9 +126,17 @@ def main() -> None:
             os.makedirs(work_dir, exist_ok=True)
             cfg_path = osp.join(work_dir, f'{name}_demo.py')
             cfg.dump(cfg_path)
-            plan.append((run, work_dir, cfg_path))
-    train_all(plan, args.iters, jobs)
-    work_dirs = [work_dir for _, work_dir, _ in plan]
+            command = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg_path,
+                       '--work-dir', work_dir]
+            plan.append((run, command, osp.join(work_dir, LOG_NAME)))
+    try:
+        run_all(plan, args.iters, jobs, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+    except RunFailed as error:
+        print('\n'.join(error.tail), file=sys.stderr)
+        sys.exit(f'demo.py: error: {error.name} failed (exit status {error.returncode}); the '
+                 f'last {len(error.tail)} lines of its log are above, the whole log is '
+                 f'{error.log}')
+    work_dirs = [osp.dirname(log) for _, _, log in plan]
     out = osp.join(work_root, 'compare.png')
     calibration = ['--calibration', task.calibration] if task.calibration in configs else []
     title = f'{model}, {image_size} px, {args.iters} iterations, {args.seeds} seeds'

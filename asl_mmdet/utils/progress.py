@@ -7,17 +7,19 @@ Several runs may train at once, each bar on its own line (``position``); a finis
 one line with its last state.
 """
 import os
+import queue
 import re
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from typing import List, Optional, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
-__all__ = ['RunFailed', 'parse_progress', 'run_with_progress', 'available_cores']
+__all__ = ['RunFailed', 'parse_progress', 'run_with_progress', 'run_all', 'available_cores']
 
 # MMEngine's LoggerHook lines: "Iter(train) [ 10/300]  ... loss: 2.1234  loss_cls: ..." and
 # "Iter(val) [500/500]    coco/bbox_mAP: 0.2230  ..." (mmpretrain: "multi-label/mAP: 31.4",
@@ -37,10 +39,11 @@ class RunFailed(RuntimeError):
         log (str): the run's log file.
         returncode (int): its exit status.
         tail (list[str]): the last lines of its log.
+        name (str): the run's name (:func:`run_all`; empty otherwise).
     """
 
-    def __init__(self, log: str, returncode: int, tail: Sequence[str]) -> None:
-        self.log, self.returncode, self.tail = log, returncode, list(tail)
+    def __init__(self, log: str, returncode: int, tail: Sequence[str], name: str = '') -> None:
+        self.log, self.returncode, self.tail, self.name = log, returncode, list(tail), name
         super().__init__(f'the run failed (exit status {returncode}); its log: {log}')
 
 
@@ -128,3 +131,51 @@ def run_with_progress(command: List[str], log_path: str, total: int, desc: str,
     if returncode:
         raise RunFailed(log_path, returncode, tail)
     return time.monotonic() - start
+
+
+def run_all(runs: Sequence[Tuple[str, List[str], str]], total: int, jobs: int = 1,
+            env: Optional[dict] = None) -> None:
+    """Run every ``(name, command, log_path)`` of ``runs`` with :func:`run_with_progress`,
+    ``jobs`` at once, in order, each behind its bar (``'i/n name'``); the first run that fails
+    stops the others (the running ones are killed, the rest not started).
+
+    Args:
+        runs (Sequence[tuple]): each run's name, command and log file.
+        total (int): each run's training iterations.
+        jobs (int): runs at once.
+        env (dict, optional): the commands' environment (e.g. ``OMP_NUM_THREADS``).
+
+    Raises:
+        RunFailed: the first run that failed, its ``name`` set (the runs it stopped fail after
+            it and are not reported).
+    """
+    if jobs < 1:
+        raise ValueError(f'jobs must be >= 1, got {jobs}')
+    positions = queue.SimpleQueue()  # the bars' lines free for a starting run
+    for position in range(jobs):
+        positions.put(position)
+    stop = threading.Event()
+    lock = threading.Lock()
+    failed = []
+
+    def run(index: int, name: str, command: List[str], log_path: str) -> None:
+        if stop.is_set():
+            return
+        position = positions.get()
+        try:
+            run_with_progress(command, log_path, total, f'{index + 1}/{len(runs)} {name}',
+                              env=env, position=position, stop=stop)
+        except RunFailed as error:
+            with lock:  # here, before this worker takes the next run
+                if not stop.is_set():
+                    error.name = name
+                    failed.append(error)
+                    stop.set()
+        finally:
+            positions.put(position)
+
+    with ThreadPoolExecutor(jobs) as pool:
+        for future in [pool.submit(run, index, *entry) for index, entry in enumerate(runs)]:
+            future.result()
+    if failed:
+        raise failed[0]

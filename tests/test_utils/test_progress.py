@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from asl_mmdet.utils.progress import RunFailed, parse_progress, run_with_progress
+from asl_mmdet.utils.progress import RunFailed, parse_progress, run_all, run_with_progress
 
 # lines as MMEngine 0.10 / MMDetection 3.3 / mmpretrain 1.2 print them
 TRAIN = ('12/05 17:10:01 - mmengine - INFO - Iter(train) [ 20/300]  base_lr: 2.0000e-02 '
@@ -92,3 +92,31 @@ def test_a_failing_run_raises_with_its_tail(tmp_path):
 def test_total_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match='total must be >= 1, got 0'):
         run_with_progress(script([]), str(tmp_path / 'log'), total=0, desc='x')
+
+
+def test_run_all_reports_the_first_failure_and_kills_the_run_beside_it(tmp_path):
+    slow = 'import time\nfor i in range(100):\n    print(i, flush=True)\n    time.sleep(0.2)\n'
+    runs = [('slow', [sys.executable, '-c', slow], str(tmp_path / 'slow.log')),
+            ('fails', script(['Traceback (most recent call last):'], status=2),
+             str(tmp_path / 'fails.log')),
+            ('never', script(['never']), str(tmp_path / 'never.log'))]
+    start = time.monotonic()
+    with pytest.raises(RunFailed) as info:
+        run_all(runs, total=10, jobs=2)
+    assert (info.value.name, info.value.returncode) == ('fails', 2)
+    assert info.value.log == str(tmp_path / 'fails.log')
+    assert time.monotonic() - start < 10  # the slow script alone takes 20 s: killed
+    assert not (tmp_path / 'never.log').exists()  # not started after the failure
+
+
+def test_run_all_runs_every_command(tmp_path):
+    runs = [(f'run{i}', script([f'Iter(train) [10/10]  loss: 0.{i}']), str(tmp_path / f'{i}.log'))
+            for i in range(3)]
+    run_all(runs, total=10, jobs=2)
+    assert [(tmp_path / f'{i}.log').read_text().splitlines()[0] for i in range(3)] == [
+        f'Iter(train) [10/10]  loss: 0.{i}' for i in range(3)]
+
+
+def test_run_all_jobs_must_be_positive():
+    with pytest.raises(ValueError, match='jobs must be >= 1, got 0'):
+        run_all([], total=1, jobs=0)
