@@ -80,8 +80,8 @@ class DemoTask:
 
 
 # The detection demo's settings were chosen on its baseline and calibration pair alone (the
-# baseline's level, the calibration's interval, minutes): docs/user_guides/demos.md has the table
-# of what was tried and the runs' times.
+# baseline's level, the calibration's interval, minutes): docs/advanced_guides/benchmarks.md has
+# the table of what was tried and the runs' times.
 DEMO_TASKS = {
     'det': DemoTask(('atss_r50_focal', 'atss_r50_asl_as_focal', 'atss_r50_asl'), iters=400,
                     validations=4, image_size=128, seeds=4, work_dir='work_dirs/demo',
@@ -111,9 +111,12 @@ RESNET_OUT_CHANNELS = {depth: (64, 128, 256, 512) for depth in (18, 34)}
 RESNET_OUT_CHANNELS.update({depth: (256, 512, 1024, 2048) for depth in (50, 101, 152)})
 
 
-def resnet_stages(depth: int, base_channels: Optional[int] = None) -> List[int]:
+def resnet_stages(depth: Optional[int], base_channels: Optional[int] = None) -> List[int]:
     """The output channels of a ResNet's four stages at ``depth`` and ``base_channels``
-    (default 64); the errors name the argument."""
+    (default 64); the errors name the argument (``base_channels`` needs a ``depth``)."""
+    if base_channels is not None and depth is None:
+        raise ValueError(f'base_channels={base_channels} needs depth (the stages\' channels '
+                         'follow from a ResNet of known depth), got depth=None')
     if depth not in RESNET_OUT_CHANNELS:
         raise ValueError(f'depth must be one of {sorted(RESNET_OUT_CHANNELS)}, got {depth!r}')
     if base_channels is not None and (not isinstance(base_channels, int) or base_channels < 1):
@@ -240,14 +243,11 @@ def detector_overrides(depth: Optional[int] = None, width: Optional[int] = None,
                         ('anchor_scale', anchor_scale)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f'{name} must be a positive int or None, got {value!r}')
-    if base_channels is not None and depth is None:
-        raise ValueError(f'base_channels={base_channels} needs depth (the neck reads the '
-                         'stages of a ResNet of known depth), got depth=None')
     # a briefly trained model scores below the COCO configs' 0.05, and the COCO metric of no
     # detections is empty: keep every box (AP ranks them by score anyway)
     model = dict(backbone=dict(init_cfg=None, frozen_stages=-1, norm_eval=False),
                  bbox_head=dict(num_classes=len(CLASSES)), test_cfg=dict(score_thr=0.0))
-    if depth is not None:
+    if depth is not None or base_channels is not None:
         model['backbone']['depth'] = depth
         model['neck'] = dict(in_channels=resnet_stages(depth, base_channels))
     if base_channels is not None:
@@ -364,10 +364,7 @@ def classifier_overrides(depth: Optional[int] = None,
     a basic-block ResNet that trains several times faster on the CPU), with ``base_channels``
     in its stem and first stage (every stage scaled alike; needs ``depth``)."""
     model = dict(backbone=dict(init_cfg=None), head=dict(num_classes=len(CLASSES)))
-    if base_channels is not None and depth is None:
-        raise ValueError(f'base_channels={base_channels} needs depth (the head reads the last '
-                         'stage of a ResNet of known depth), got depth=None')
-    if depth is not None:
+    if depth is not None or base_channels is not None:
         model['backbone']['depth'] = depth
         model['head']['in_channels'] = resnet_stages(depth, base_channels)[-1]
     if base_channels is not None:

@@ -107,8 +107,9 @@ def main() -> None:
     start = time.monotonic()
     task.ensure_data(args.data_root)
     runs = len(configs) * args.seeds
-    jobs = min(args.jobs or available_cores(), runs)
-    threads = max(1, available_cores() // jobs)
+    cores = available_cores()
+    jobs = min(args.jobs or cores, runs)
+    threads = max(1, cores // jobs)
     print(f'{runs} runs: {", ".join(configs)} x seeds 0-{args.seeds - 1}; {model}, '
           f'{image_size} px, {args.iters} iterations each, data in {args.data_root}; '
           f'{jobs} at once, {threads} thread{"s" * (threads > 1)} each')
