@@ -51,10 +51,27 @@ def test_single_label_overrides(name, tmp_path):
     assert 'ASLProbabilityHook' not in [h['type'] for h in cfg.get('custom_hooks', [])]
 
 
+@pytest.mark.parametrize('name', ['resnet50_coco-ml_bce', 'resnet50_voc07_asl'])
+def test_multi_label_demo_leaves_out_the_label_changing_augmentations(name, tmp_path):
+    """The recipe's Cutout (half the side) and RandAugment (colour operations) change the
+    labels of the demo's images, whose classes are colours x shapes: the demo trains without
+    them, at its input scale, on a half-width ResNet-18."""
+    cfg = demo_config(config(name), 'data/asl_demo', str(tmp_path), 100,
+                      **dict(DEMO_TASKS['cls'].overrides, image_size=128))
+    recipe = Config.fromfile(config(name)).train_dataloader.dataset.pipeline
+    assert {'Cutout', 'RandAugment'} <= {t['type'] for t in recipe}
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        assert [(t['type'], t.get('scale')) for t in loader.dataset.pipeline] == [
+            ('LoadImageFromFile', None), ('Resize', (128, 128)), ('PackInputs', None)]
+    backbone = cfg.model.backbone
+    assert (backbone.depth, backbone.stem_channels, backbone.base_channels) == (18, 32, 32)
+    assert cfg.model.head.in_channels == 256 and cfg.model.head.num_classes == len(CLASSES)
+
+
 def test_every_demo_trains_several_seeds():
-    # one seed gets no verdict from tools/compare.py; the detection demo's four give the
-    # calibration's Student-t interval 3 degrees of freedom
-    assert {name: task.seeds for name, task in DEMO_TASKS.items()} == dict(det=4, cls=3,
+    # one seed gets no verdict from tools/compare.py; the detection demo's five give the
+    # calibration's Student-t interval 4 degrees of freedom
+    assert {name: task.seeds for name, task in DEMO_TASKS.items()} == dict(det=5, cls=3,
                                                                           single=3)
 
 
@@ -93,6 +110,24 @@ def test_every_demo_has_a_calibration(name, configs, loss_key, calibration_loss)
 def test_demo_task_errors(changes, match):
     with pytest.raises(ValueError, match=match):
         dataclasses.replace(DEMO_TASKS['det'], **dict(dict(iters=50), **changes))
+
+
+@pytest.mark.parametrize('task', sorted(DEMO_TASKS))
+def test_demo_task_val_interval_gives_its_evaluations(task):
+    """MMEngine's IterBasedTrainLoop evaluates where the iteration is a multiple of
+    val_interval and at the last one: the defaults get exactly their validations, other
+    lengths at most as many, the last at the end."""
+    def evaluations(task, iters):
+        interval = task.val_interval(iters)
+        return [i for i in range(1, iters + 1) if i % interval == 0 or i == iters]
+
+    task = DEMO_TASKS[task]
+    assert len(evaluations(task, task.iters)) == task.validations
+    for iters in range(task.validations, 3 * task.validations + 8):
+        found = evaluations(task, iters)
+        assert len(found) <= task.validations and found[-1] == iters, (iters, found)
+    with pytest.raises(ValueError, match='iters must be a positive int, got 0'):
+        task.val_interval(0)
 
 
 def test_detection_demo_runs_a_lighter_detector_that_builds(tmp_path):

@@ -5,14 +5,15 @@
 configs/atss_r50_asl.py on it with tools/train.py and evaluates each with the COCO metric. The
 configs keep their loss; the demo's overrides (asl_mmdet.demo, ``DEMO_TASKS``) swap in a lighter
 ATSS (ResNet-18 at half width, FPN and head at 64 channels, 2 stacked convs, anchors sized for
-the demo's objects), 128 px inputs, 400 iterations at a constant learning rate after the warm-up,
-the EMA of the weights evaluated every 100 iterations, and no pretrained weights.
+the demo's objects), 128 px inputs, 330 iterations at a constant learning rate after the warm-up,
+the EMA of the weights evaluated every 110 iterations, and no pretrained weights; five seeds.
 
 ``--task cls`` (``make demo-cls``): the same images as a multi-label dataset (an image's labels
 are the classes of its annotated objects), trains configs/resnet50_coco-ml_bce.py,
 configs/resnet50_coco-ml_asl_as_bce.py, configs/resnet50_coco-ml_focal.py and
-configs/resnet50_coco-ml_asl.py (small input scale, short one-cycle schedule, ResNet-18 in place
-of ResNet-50) and evaluates mAP and the F1 metrics.
+configs/resnet50_coco-ml_asl.py (small input scale, short one-cycle schedule, ResNet-18 at half
+width in place of ResNet-50, without the recipe's Cutout and RandAugment, which change the demo
+images' labels) and evaluates mAP and the F1 metrics.
 
 ``--task single`` (``make demo-single``): the demo's annotated objects cropped into a
 single-label dataset of the same 24 fine-grained classes (colour x shape), trains
@@ -109,10 +110,15 @@ def main() -> None:
     runs = len(configs) * args.seeds
     cores = available_cores()
     jobs = min(args.jobs or cores, runs)
-    threads = max(1, cores // jobs)
+    threads, left_over = max(1, cores // jobs), runs % jobs
+    # the runs left over after the last full group share every core (run_all)
+    last = ''
+    if left_over and cores // left_over > threads:
+        last = (f' (the last run alone on {cores} threads)' if left_over == 1 else
+                f' (the last {left_over} runs on {cores // left_over} threads each)')
     print(f'{runs} runs: {", ".join(configs)} x seeds 0-{args.seeds - 1}; {model}, '
           f'{image_size} px, {args.iters} iterations each, data in {args.data_root}; '
-          f'{jobs} at once, {threads} thread{"s" * (threads > 1)} each')
+          f'{jobs} at once, {threads} thread{"s" * (threads > 1)} each{last}')
     print(f'each run\'s full log: {work_root}/<run>/{LOG_NAME}', flush=True)
     plan = []
     # every config's seed 0, then every config's seed 1, ...: the runs of one seed train side
@@ -123,7 +129,7 @@ def main() -> None:
             work_dir = osp.join(work_root, run)
             config = osp.join(ROOT, 'configs', f'{name}.py')
             cfg = demo_config(config, args.data_root, work_dir, args.iters, seed=seed,
-                              val_interval=max(1, args.iters // task.validations), **overrides)
+                              val_interval=task.val_interval(args.iters), **overrides)
             os.makedirs(work_dir, exist_ok=True)
             cfg_path = osp.join(work_dir, f'{name}_demo.py')
             cfg.dump(cfg_path)
@@ -131,7 +137,7 @@ def main() -> None:
                        '--work-dir', work_dir]
             plan.append((run, command, osp.join(work_dir, LOG_NAME)))
     try:
-        run_all(plan, args.iters, jobs, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+        run_all(plan, args.iters, jobs, cores=cores)
     except RunFailed as error:
         print('\n'.join(error.tail), file=sys.stderr)
         sys.exit(f'demo.py: error: {error.name} failed (exit status {error.returncode}); the '

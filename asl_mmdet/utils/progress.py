@@ -134,7 +134,7 @@ def run_with_progress(command: List[str], log_path: str, total: int, desc: str,
 
 
 def run_all(runs: Sequence[Tuple[str, List[str], str]], total: int, jobs: int = 1,
-            env: Optional[dict] = None) -> None:
+            env: Optional[dict] = None, cores: Optional[int] = None) -> None:
     """Run every ``(name, command, log_path)`` of ``runs`` with :func:`run_with_progress`,
     ``jobs`` at once, in order, each behind its bar (``'i/n name'``); the first run that fails
     stops the others (the running ones are killed, the rest not started).
@@ -143,7 +143,11 @@ def run_all(runs: Sequence[Tuple[str, List[str], str]], total: int, jobs: int = 
         runs (Sequence[tuple]): each run's name, command and log file.
         total (int): each run's training iterations.
         jobs (int): runs at once.
-        env (dict, optional): the commands' environment (e.g. ``OMP_NUM_THREADS``).
+        env (dict, optional): the commands' environment (default: this process's).
+        cores (int, optional): the cores the runs share. Each run gets ``cores // jobs``
+            threads (``OMP_NUM_THREADS``); the runs left over after the last full group of
+            ``jobs`` (``len(runs) % jobs`` of them) start once the others have ended and share
+            every core, so that no core idles while they train. Default: ``env`` decides.
 
     Raises:
         RunFailed: the first run that failed, its ``name`` set (the runs it stopped fail after
@@ -151,31 +155,44 @@ def run_all(runs: Sequence[Tuple[str, List[str], str]], total: int, jobs: int = 
     """
     if jobs < 1:
         raise ValueError(f'jobs must be >= 1, got {jobs}')
-    positions = queue.SimpleQueue()  # the bars' lines free for a starting run
-    for position in range(jobs):
-        positions.put(position)
+    if cores is not None and cores < 1:
+        raise ValueError(f'cores must be >= 1 or None, got {cores}')
+    env = dict(os.environ if env is None else env)
     stop = threading.Event()
     lock = threading.Lock()
     failed = []
 
-    def run(index: int, name: str, command: List[str], log_path: str) -> None:
-        if stop.is_set():
-            return
-        position = positions.get()
-        try:
-            run_with_progress(command, log_path, total, f'{index + 1}/{len(runs)} {name}',
-                              env=env, position=position, stop=stop)
-        except RunFailed as error:
-            with lock:  # here, before this worker takes the next run
-                if not stop.is_set():
-                    error.name = name
-                    failed.append(error)
-                    stop.set()
-        finally:
+    def group(first: int, count: int, at_once: int) -> None:
+        if cores is not None:
+            env['OMP_NUM_THREADS'] = str(max(1, cores // at_once))
+        positions = queue.SimpleQueue()  # the bars' lines free for a starting run
+        for position in range(at_once):
             positions.put(position)
 
-    with ThreadPoolExecutor(jobs) as pool:
-        for future in [pool.submit(run, index, *entry) for index, entry in enumerate(runs)]:
-            future.result()
+        def run(index: int, name: str, command: List[str], log_path: str) -> None:
+            if stop.is_set():
+                return
+            position = positions.get()
+            try:
+                run_with_progress(command, log_path, total, f'{index + 1}/{len(runs)} {name}',
+                                  env=env, position=position, stop=stop)
+            except RunFailed as error:
+                with lock:  # here, before this worker takes the next run
+                    if not stop.is_set():
+                        error.name = name
+                        failed.append(error)
+                        stop.set()
+            finally:
+                positions.put(position)
+
+        with ThreadPoolExecutor(at_once) as pool:
+            for future in [pool.submit(run, index, *runs[index])
+                           for index in range(first, first + count)]:
+                future.result()
+
+    left_over = len(runs) % jobs if cores is not None else 0
+    group(0, len(runs) - left_over, jobs)
+    if left_over:
+        group(len(runs) - left_over, left_over, left_over)
     if failed:
         raise failed[0]

@@ -62,15 +62,19 @@ def test_a_failing_run_stops_the_demo_with_its_log(imageless_root, tmp_path):
 
 def test_a_failing_run_stops_the_runs_beside_it(imageless_root, tmp_path):
     """Two runs at once: the run that failed first is the one reported (the run beside it is
-    killed, tests/test_utils/test_progress.py), and the demo exits 1."""
+    killed, tests/test_utils/test_progress.py), and the demo exits 1; the third run, left over
+    to train alone on every core, never starts."""
     work_dir = str(tmp_path / 'work')
     result = run_python('tools/demo.py', '--data-root', imageless_root, '--work-dir', work_dir,
-                        '--iters', '2', '--seeds', '2', '--configs', 'atss_r50_focal',
+                        '--iters', '2', '--seeds', '3', '--configs', 'atss_r50_focal',
                         '--jobs', '2')
     assert result.returncode == 1
-    threads = max(1, available_cores() // 2)
+    cores = available_cores()
+    threads = max(1, cores // 2)
+    alone = f' (the last run alone on {cores} threads)' if cores > threads else ''
     assert result.stdout.splitlines()[0].endswith(
-        f'; 2 at once, {threads} thread{"s" * (threads > 1)} each')
+        f'; 2 at once, {threads} thread{"s" * (threads > 1)} each{alone}')
+    assert not osp.exists(osp.join(work_dir, 'atss_r50_focal_seed2', 'train.log'))
     last = result.stderr.rstrip().splitlines()[-1]
     failed = re.fullmatch(r'demo.py: error: (atss_r50_focal_seed[01]) failed \(exit status 1\); '
                           r'the last 30 lines of its log are above, the whole log is (.*)', last)

@@ -1,5 +1,6 @@
 """asl_mmdet.utils.progress: MMEngine's logger lines read into a progress bar, a run's whole
 output kept in its log, a failing run's tail and status reported."""
+import os
 import re
 import signal
 import sys
@@ -120,3 +121,45 @@ def test_run_all_runs_every_command(tmp_path):
 def test_run_all_jobs_must_be_positive():
     with pytest.raises(ValueError, match='jobs must be >= 1, got 0'):
         run_all([], total=1, jobs=0)
+
+
+def threads_script(sleep, done, waits_for=()):
+    """A command that prints its ``OMP_NUM_THREADS`` and how many of the ``waits_for`` runs
+    have not ended yet, sleeps, then marks itself ``done``."""
+    code = ('import os, sys, time\n'
+            'print(os.environ.get("OMP_NUM_THREADS"), '
+            'sum(not os.path.exists(path) for path in sys.argv[3:]))\n'
+            'time.sleep(float(sys.argv[1]))\n'
+            'open(sys.argv[2], "w").close()\n')
+    return [sys.executable, '-c', code, str(sleep), done, *waits_for]
+
+
+@pytest.mark.parametrize('runs, jobs, cores, expected', [
+    # 3 runs, 2 at once on 4 cores: the third waits for both and takes every core
+    (3, 2, 4, [['2', '0'], ['2', '0'], ['4', '0']]),
+    (4, 2, 2, [['1', '0'], ['1', '0'], ['1', '0'], ['1', '0']]),  # no run left over
+    (5, 4, 4, [['1', '0']] * 4 + [['4', '0']]),
+])
+def test_run_all_gives_the_runs_left_over_every_core(tmp_path, runs, jobs, cores, expected):
+    done = [str(tmp_path / f'{i}.done') for i in range(runs)]
+    full = runs - runs % jobs
+    # the first run of the last full group ends first: a run started in its place (not after
+    # the whole group) would find the group's other runs still going
+    commands = [threads_script(0.1 if i == full - jobs else 1.0, done[i],
+                               waits_for=done[:full] if i >= full else ())
+                for i in range(runs)]
+    run_all([(f'run{i}', command, str(tmp_path / f'{i}.log'))
+             for i, command in enumerate(commands)], total=1, jobs=jobs, cores=cores)
+    assert [(tmp_path / f'{i}.log').read_text().split()[:2] for i in range(runs)] == expected
+
+
+def test_run_all_leaves_the_threads_to_env_without_cores(tmp_path):
+    runs = [(f'run{i}', threads_script(0, str(tmp_path / f'{i}.done')), str(tmp_path / f'{i}.log'))
+            for i in range(3)]
+    run_all(runs, total=1, jobs=2, env=dict(os.environ, OMP_NUM_THREADS='3'))
+    assert [(tmp_path / f'{i}.log').read_text().split()[0] for i in range(3)] == ['3'] * 3
+
+
+def test_run_all_cores_must_be_positive():
+    with pytest.raises(ValueError, match='cores must be >= 1 or None, got 0'):
+        run_all([], total=1, jobs=1, cores=0)
