@@ -154,6 +154,7 @@ def test_detection_demo_runs_a_lighter_detector_that_builds(tmp_path):
                                          strides=[8, 16, 32, 64, 128])
     assert cfg.train_dataloader.batch_size == 8 and cfg.optim_wrapper.optimizer.lr == 0.02
     assert cfg.train_dataloader.num_workers == cfg.val_dataloader.num_workers == 0
+    assert model_cfg.test_cfg.score_thr == 0.05  # the COCO configs' own threshold
     assert [(h.type, h.get('momentum')) for h in cfg.custom_hooks] == [
         ('EMAHook', 0.05), ('ASLProbabilityHook', None)]
     register_all_modules(init_default_scope=False)  # leave the default scope to later tests
@@ -193,11 +194,24 @@ def test_ema_momentum_error(momentum):
     (dict(depth=18, base_channels=0), 'base_channels must be a positive int or None, got 0'),
     (dict(base_channels=32), 'base_channels=32 needs depth .*, got depth=None'),
     (dict(anchor_scale=0), 'anchor_scale must be a positive int or None, got 0'),
+    (dict(score_thr=1.0), r'score_thr must be a number in \[0, 1\) or None, got 1.0'),
+    (dict(score_thr=-0.1), r'score_thr must be a number in \[0, 1\) or None, got -0.1'),
+    (dict(score_thr='0.05'), r"score_thr must be a number in \[0, 1\) or None, got '0.05'"),
 ])
 def test_detector_overrides_errors(kwargs, match):
     from asl_mmdet.demo import detector_overrides
     with pytest.raises(ValueError, match=match):
         detector_overrides(**kwargs)
+
+
+@pytest.mark.parametrize('score_thr, expected', [(0.0, 0.0), (0.05, 0.05), (None, 0.05)])
+def test_detection_score_threshold(score_thr, expected, tmp_path):
+    """Every box kept by default (a briefly trained detector scores below the COCO configs'
+    0.05, and an evaluation without detections has no AP); None keeps the config's."""
+    cfg = demo_config(config('atss_r50_focal'), 'data/asl_demo', str(tmp_path), 10,
+                      score_thr=score_thr)
+    assert cfg.model.test_cfg.score_thr == expected
+    assert Config.fromfile(config('atss_r50_focal')).model.test_cfg.score_thr == 0.05
 
 
 def test_classifier_depth_error():

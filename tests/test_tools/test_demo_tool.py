@@ -7,6 +7,7 @@ import os.path as osp
 import re
 
 import pytest
+from mmengine.config import Config
 
 from asl_mmdet.datasets.synthetic_coco import CLASSES, DEMO_SPLITS
 from asl_mmdet.demo import DEMO_TASKS
@@ -58,6 +59,10 @@ def test_a_failing_run_stops_the_demo_with_its_log(imageless_root, tmp_path):
         f'each run\'s full log: {work_dir}/<run>/train.log']
     # the demo stopped: the second run's config was written, but it never started
     assert not osp.exists(osp.join(work_dir, 'atss_r50_asl', 'train.log'))
+    # a run shorter than the demo's keeps every box at test time (DEMO_TASKS' 0.05 was measured
+    # on the demo's own schedule)
+    cfg = Config.fromfile(osp.join(work_dir, 'atss_r50_asl', 'atss_r50_asl_demo.py'))
+    assert cfg.model.test_cfg.score_thr == 0.0
 
 
 def test_a_failing_run_stops_the_runs_beside_it(imageless_root, tmp_path):
