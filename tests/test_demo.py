@@ -130,6 +130,29 @@ def test_demo_task_val_interval_gives_its_evaluations(task):
         task.val_interval(0)
 
 
+@pytest.mark.parametrize('task', sorted(DEMO_TASKS))
+def test_demo_task_run_overrides(task):
+    """A run of the task's own length gets its overrides as they are; a shorter one keeps every
+    box at test time (the detection demo's 0.05 was measured on its own schedule); the rest of
+    the overrides, and the task's own dict, never change."""
+    task = DEMO_TASKS[task]
+    before = dict(task.overrides)
+    assert task.run_overrides(task.iters) == before
+    assert task.run_overrides(task.iters + 1) == before
+    short = task.run_overrides(task.iters - 1)
+    expected = dict(before, score_thr=0.0) if 'score_thr' in before else before
+    assert short == expected
+    short['lr'] = -1
+    assert task.overrides == before
+    with pytest.raises(ValueError, match='iters must be a positive int, got 0'):
+        task.run_overrides(0)
+
+
+def test_detection_demo_score_threshold_by_run_length():
+    assert DEMO_TASKS['det'].run_overrides(330)['score_thr'] == 0.05
+    assert DEMO_TASKS['det'].run_overrides(2)['score_thr'] == 0.0
+
+
 def test_detection_demo_runs_a_lighter_detector_that_builds(tmp_path):
     """The det demo's ATSS: a half-width ResNet-18 (32 base channels), the neck reads its
     stages, the head the neck's 64 channels, anchors of 4 strides, EMA weights evaluated; the

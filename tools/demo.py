@@ -50,7 +50,7 @@ import sys
 import time
 
 from asl_mmdet.demo import DEMO_TASKS, demo_config
-from asl_mmdet.utils.progress import RunFailed, available_cores, run_all
+from asl_mmdet.utils.progress import RunFailed, available_cores, run_all, thread_groups
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LOG_NAME = 'train.log'  # each run's whole console output, in its work dir
@@ -101,25 +101,22 @@ def main() -> None:
     configs = args.configs or task.configs
     image_size = args.image_size or task.image_size
     work_root = args.work_dir or task.work_dir
-    overrides = dict(task.overrides, image_size=image_size)
+    overrides = dict(task.run_overrides(args.iters), image_size=image_size)
     if args.depth is not None:
         overrides['depth'] = args.depth
-    if args.iters < task.iters and 'score_thr' in overrides:
-        # the task's score threshold was measured on its own schedule: a shorter run's first
-        # evaluations may come before its scores pass it, so it keeps every box
-        overrides['score_thr'] = 0.0
     model = task.model if args.depth is None else f'ResNet-{args.depth}'
     start = time.monotonic()
     task.ensure_data(args.data_root)
     runs = len(configs) * args.seeds
     cores = available_cores()
     jobs = min(args.jobs or cores, runs)
-    threads, left_over = max(1, cores // jobs), runs % jobs
     # the runs left over after the last full group share every core (run_all)
-    last = ''
-    if left_over and cores // left_over > threads:
-        last = (f' (the last run alone on {cores} threads)' if left_over == 1 else
-                f' (the last {left_over} runs on {cores // left_over} threads each)')
+    groups = thread_groups(runs, jobs, cores)
+    threads, last = groups[0][2], ''
+    if len(groups) > 1 and groups[-1][2] > threads:
+        count, _, more = groups[-1]
+        last = (f' (the last run alone on {more} threads)' if count == 1 else
+                f' (the last {count} runs on {more} threads each)')
     print(f'{runs} runs: {", ".join(configs)} x seeds 0-{args.seeds - 1}; {model}, '
           f'{image_size} px, {args.iters} iterations each, data in {args.data_root}; '
           f'{jobs} at once, {threads} thread{"s" * (threads > 1)} each{last}')

@@ -19,7 +19,8 @@ from typing import List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
-__all__ = ['RunFailed', 'parse_progress', 'run_with_progress', 'run_all', 'available_cores']
+__all__ = ['RunFailed', 'parse_progress', 'run_with_progress', 'run_all', 'available_cores',
+           'thread_groups']
 
 # MMEngine's LoggerHook lines: "Iter(train) [ 10/300]  ... loss: 2.1234  loss_cls: ..." and
 # "Iter(val) [500/500]    coco/bbox_mAP: 0.2230  ..." (mmpretrain: "multi-label/mAP: 31.4",
@@ -72,6 +73,35 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def thread_groups(runs: int, jobs: int,
+                  cores: Optional[int] = None) -> List[Tuple[int, int, Optional[int]]]:
+    """How :func:`run_all` trains ``runs`` runs, ``jobs`` at once, on ``cores`` cores: its
+    groups, in order, as ``(count, at_once, threads)``.
+
+    The runs go ``jobs`` at once with ``cores // jobs`` threads each; the runs left over after
+    the last full group (``runs % jobs`` of them) start once the others have ended and share
+    every core, ``cores // left_over`` threads each, so that no core idles while they train.
+    Without ``cores`` every run is in one group and ``threads`` is None (the environment
+    decides).
+
+    Example:
+        >>> thread_groups(15, 2, cores=2)
+        [(14, 2, 1), (1, 1, 2)]
+    """
+    if not isinstance(runs, int) or runs < 0:
+        raise ValueError(f'runs must be >= 0, got {runs!r}')
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f'jobs must be >= 1, got {jobs!r}')
+    if cores is None:
+        return [(runs, jobs, None)] if runs else []
+    if not isinstance(cores, int) or cores < 1:
+        raise ValueError(f'cores must be >= 1 or None, got {cores!r}')
+    left_over = runs % jobs
+    groups = [(runs - left_over, jobs, max(1, cores // jobs)),
+              (left_over, left_over, max(1, cores // max(left_over, 1)))]
+    return [group for group in groups if group[0]]
 
 
 def run_with_progress(command: List[str], log_path: str, total: int, desc: str,
@@ -144,27 +174,23 @@ def run_all(runs: Sequence[Tuple[str, List[str], str]], total: int, jobs: int = 
         total (int): each run's training iterations.
         jobs (int): runs at once.
         env (dict, optional): the commands' environment (default: this process's).
-        cores (int, optional): the cores the runs share. Each run gets ``cores // jobs``
-            threads (``OMP_NUM_THREADS``); the runs left over after the last full group of
-            ``jobs`` (``len(runs) % jobs`` of them) start once the others have ended and share
-            every core, so that no core idles while they train. Default: ``env`` decides.
+        cores (int, optional): the cores the runs share, split into threads
+            (``OMP_NUM_THREADS``) as :func:`thread_groups` says: ``cores // jobs`` each, and
+            the runs left over after the last full group of ``jobs`` start once the others have
+            ended and share every core. Default: ``env`` decides.
 
     Raises:
         RunFailed: the first run that failed, its ``name`` set (the runs it stopped fail after
             it and are not reported).
     """
-    if jobs < 1:
-        raise ValueError(f'jobs must be >= 1, got {jobs}')
-    if cores is not None and cores < 1:
-        raise ValueError(f'cores must be >= 1 or None, got {cores}')
+    groups = thread_groups(len(runs), jobs, cores)
     env = dict(os.environ if env is None else env)
     stop = threading.Event()
     lock = threading.Lock()
     failed = []
 
-    def group(first: int, count: int, at_once: int) -> None:
-        if cores is not None:
-            env['OMP_NUM_THREADS'] = str(max(1, cores // at_once))
+    def group(first: int, count: int, at_once: int, threads: Optional[int]) -> None:
+        group_env = env if threads is None else dict(env, OMP_NUM_THREADS=str(threads))
         positions = queue.SimpleQueue()  # the bars' lines free for a starting run
         for position in range(at_once):
             positions.put(position)
@@ -175,7 +201,7 @@ def run_all(runs: Sequence[Tuple[str, List[str], str]], total: int, jobs: int = 
             position = positions.get()
             try:
                 run_with_progress(command, log_path, total, f'{index + 1}/{len(runs)} {name}',
-                                  env=env, position=position, stop=stop)
+                                  env=group_env, position=position, stop=stop)
             except RunFailed as error:
                 with lock:  # here, before this worker takes the next run
                     if not stop.is_set():
@@ -190,9 +216,9 @@ def run_all(runs: Sequence[Tuple[str, List[str], str]], total: int, jobs: int = 
                            for index in range(first, first + count)]:
                 future.result()
 
-    left_over = len(runs) % jobs if cores is not None else 0
-    group(0, len(runs) - left_over, jobs)
-    if left_over:
-        group(len(runs) - left_over, left_over, left_over)
+    first = 0
+    for count, at_once, threads in groups:
+        group(first, count, at_once, threads)
+        first += count
     if failed:
         raise failed[0]

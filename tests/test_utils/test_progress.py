@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from asl_mmdet.utils.progress import RunFailed, parse_progress, run_all, run_with_progress
+from asl_mmdet.utils.progress import (RunFailed, parse_progress, run_all, run_with_progress,
+                                      thread_groups)
 
 # lines as MMEngine 0.10 / MMDetection 3.3 / mmpretrain 1.2 print them
 TRAIN = ('12/05 17:10:01 - mmengine - INFO - Iter(train) [ 20/300]  base_lr: 2.0000e-02 '
@@ -121,6 +122,32 @@ def test_run_all_runs_every_command(tmp_path):
 def test_run_all_jobs_must_be_positive():
     with pytest.raises(ValueError, match='jobs must be >= 1, got 0'):
         run_all([], total=1, jobs=0)
+
+
+@pytest.mark.parametrize('runs, jobs, cores, expected', [
+    # the detection demo: 15 runs in pairs on 2 cores, the last one alone on both
+    (15, 2, 2, [(14, 2, 1), (1, 1, 2)]),
+    (4, 2, 2, [(4, 2, 1)]),  # no run left over
+    (5, 4, 4, [(4, 4, 1), (1, 1, 4)]),
+    (8, 3, 8, [(6, 3, 2), (2, 2, 4)]),  # two left over share the 8 cores
+    (3, 4, 4, [(3, 3, 1)]),  # fewer runs than jobs: all of them left over
+    (3, 2, 1, [(2, 2, 1), (1, 1, 1)]),  # never under one thread
+    (7, 2, None, [(7, 2, None)]),  # the environment decides
+    (0, 2, 2, []),
+])
+def test_thread_groups(runs, jobs, cores, expected):
+    assert thread_groups(runs, jobs, cores) == expected
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(runs=-1, jobs=1), 'runs must be >= 0, got -1'),
+    (dict(runs=2, jobs=0), 'jobs must be >= 1, got 0'),
+    (dict(runs=2, jobs=1.5), 'jobs must be >= 1, got 1.5'),
+    (dict(runs=2, jobs=1, cores=0), 'cores must be >= 1 or None, got 0'),
+])
+def test_thread_groups_errors(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        thread_groups(**kwargs)
 
 
 def threads_script(sleep, done, waits_for=()):
