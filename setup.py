@@ -1,4 +1,4 @@
-"""Install asl_mmdet: ``pip install -e .`` (see README for the OpenMMLab versions)."""
+"""Install asl_mmdet: ``pip install -e .`` (see docs/get_started.md for the OpenMMLab versions)."""
 import os.path as osp
 
 from setuptools import find_packages, setup
@@ -29,7 +29,7 @@ setup(
     long_description=open('README.md').read() if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs*', 'tools*', 'tests*', 'docs*')),
-    # tested: Python 3.8.18 and 3.11.7 (README, "Install into your own environment")
+    # tested: Python 3.8.18 and 3.11.7 (docs/get_started.md, "Install into your own environment")
     python_requires='>=3.8',
     # no torch: OpenMMLab's convention, so that pip never replaces the torch mmcv was built for
     # (tested: torch 2.1.2 and 2.14.1); every entry is one MMDetection 3.3 installs already
