@@ -40,6 +40,11 @@ __all__ = ['DemoTask', 'DEMO_TASKS', 'demo_overrides', 'detector_overrides', 'wi
            'demo_config', 'dataloaders', 'iter_schedule']
 
 
+def _check_iters(iters: int) -> None:
+    if not isinstance(iters, int) or iters < 1:
+        raise ValueError(f'iters must be a positive int, got {iters!r}')
+
+
 @dataclass(frozen=True)
 class DemoTask:
     """A demo's defaults: what ``tools/demo.py --task`` trains and compares.
@@ -84,16 +89,14 @@ class DemoTask:
         loop evaluates every ``val_interval`` iterations and at the end, so this gives
         ``validations`` evaluations where ``validations`` divides ``iters`` (as the defaults
         do), fewer otherwise, never one more at the end."""
-        if not isinstance(iters, int) or iters < 1:
-            raise ValueError(f'iters must be a positive int, got {iters!r}')
+        _check_iters(iters)
         return math.ceil(iters / self.validations)
 
     def run_overrides(self, iters: int) -> dict:
         """The task's ``overrides`` for a run of ``iters`` iterations. A ``score_thr`` was
         measured on the task's own schedule: a shorter run's first evaluations may come before
         its scores pass it, so such a run keeps every box (``score_thr=0.0``)."""
-        if not isinstance(iters, int) or iters < 1:
-            raise ValueError(f'iters must be a positive int, got {iters!r}')
+        _check_iters(iters)
         overrides = dict(self.overrides)
         if iters < self.iters and 'score_thr' in overrides:
             overrides['score_thr'] = 0.0
