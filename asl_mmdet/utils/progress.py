@@ -99,9 +99,10 @@ def thread_groups(runs: int, jobs: int,
     if not isinstance(cores, int) or cores < 1:
         raise ValueError(f'cores must be >= 1 or None, got {cores!r}')
     left_over = runs % jobs
-    groups = [(runs - left_over, jobs, max(1, cores // jobs)),
-              (left_over, left_over, max(1, cores // max(left_over, 1)))]
-    return [group for group in groups if group[0]]
+    groups = [(runs - left_over, jobs, max(1, cores // jobs))] if runs >= jobs else []
+    if left_over:
+        groups.append((left_over, left_over, max(1, cores // left_over)))
+    return groups
 
 
 def run_with_progress(command: List[str], log_path: str, total: int, desc: str,
